@@ -1,0 +1,232 @@
+#pragma once
+
+// The config schema v1 (DESIGN §3) as plain C++ values. This is what the loader produces after
+// validation and what the proxy's compiler turns into runtime snapshots; nothing here is used on
+// the request path directly. Every field has its default here, so a loaded Config is complete.
+//
+// Ownership: a Config is a value; copy or move it freely. Thread-safety: none needed (immutable
+// once loaded).
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fulcrum::config {
+
+using Duration = std::chrono::milliseconds;
+
+// Where a value came from in its source document; line and column are 1-based.
+struct Location {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
+struct ListenerLimits {
+  uint32_t maxRequestLineBytes = 8 * 1024;   // 414 beyond
+  uint32_t maxRequestHeadBytes = 64 * 1024;  // 431 beyond
+  uint32_t maxHeaders = 100;                 // 431 beyond
+  uint64_t maxRequestBodyBytes = 0;          // 0 = unlimited; 413 beyond
+  uint32_t bufferBytes = 16 * 1024;          // per-direction buffer per connection
+  Duration headTimeout = std::chrono::seconds(10);    // absolute deadline for a request head (408)
+  Duration idleTimeout = std::chrono::seconds(60);    // downstream keep-alive idle
+  uint32_t maxConnections = 0;               // 0 = unlimited
+};
+
+struct Listener {
+  std::string name;
+  std::string address;        // host:port, validated
+  uint32_t trustedHops = 0;   // X-Forwarded-For hops to trust from the client side
+  bool proxyProtocol = false; // reserved: PROXY protocol v1/v2
+  ListenerLimits limits;
+  Location location;
+};
+
+enum class PathMatchType { Exact, PathPrefix, RegularExpression };
+enum class StringMatchType { Exact, RegularExpression };
+
+struct PathMatch {
+  PathMatchType type = PathMatchType::PathPrefix;
+  std::string value = "/";
+};
+
+struct HeaderMatch {
+  std::string name; // lowercased by the loader
+  StringMatchType type = StringMatchType::Exact;
+  std::string value;
+};
+
+struct QueryParamMatch {
+  std::string name;
+  StringMatchType type = StringMatchType::Exact;
+  std::string value;
+};
+
+struct RouteMatch {
+  std::optional<PathMatch> path; // absent = PathPrefix "/"
+  std::vector<HeaderMatch> headers;
+  std::vector<QueryParamMatch> queryParams;
+  std::optional<std::string> method; // uppercase token
+  Location location;
+};
+
+struct BackendRef {
+  std::string pool;
+  uint32_t weight = 1;
+  Location location;
+};
+
+struct Timeouts {
+  std::optional<Duration> request;        // whole request, all tries
+  std::optional<Duration> backendRequest; // per try
+  std::optional<Duration> connect;
+  std::optional<Duration> idle;           // upstream idle during a response
+};
+
+struct Backoff {
+  Duration base = std::chrono::milliseconds(25);
+  Duration max = std::chrono::milliseconds(250);
+};
+
+struct RetryPolicy {
+  uint32_t attempts = 1;                 // retries after the first try
+  std::vector<std::string> on;           // connect-failure, reset, timeout, 5xx, or status codes
+  Backoff backoff;
+  uint32_t budgetPercent = 20;           // retries <= this % of active requests per pool
+  bool nonIdempotent = false;            // allow retrying requests that are not idempotent
+};
+
+enum class RateLimitKey { ClientIp, Header, Route };
+
+struct RateLimit {
+  double requestsPerSecond = 0;
+  uint32_t burst = 0;
+  RateLimitKey key = RateLimitKey::ClientIp;
+  std::string header; // when key == Header
+};
+
+struct HeaderValue {
+  std::string name;
+  std::string value;
+};
+
+struct HeaderModifier {
+  std::vector<HeaderValue> add;
+  std::vector<HeaderValue> set;
+  std::vector<std::string> remove;
+};
+
+struct Redirect {
+  std::optional<std::string> scheme;
+  std::optional<std::string> hostname;
+  std::optional<uint16_t> port;
+  std::optional<std::string> path;
+  uint16_t statusCode = 302; // 301 | 302 | 307 | 308
+};
+
+enum class RewriteKind { ReplacePrefixMatch, ReplaceFullPath };
+
+struct UrlRewrite {
+  std::optional<std::string> hostname;
+  std::optional<RewriteKind> pathKind;
+  std::string path; // replacement prefix or full path
+};
+
+enum class FilterType { RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, UrlRewrite };
+
+struct Filter {
+  FilterType type = FilterType::RequestHeaderModifier;
+  HeaderModifier headers; // RequestHeaderModifier / ResponseHeaderModifier
+  Redirect redirect;      // RequestRedirect
+  UrlRewrite rewrite;     // UrlRewrite
+  Location location;
+};
+
+struct Rule {
+  std::vector<RouteMatch> matches; // empty = match everything on the route's hosts
+  std::vector<BackendRef> backends;
+  Timeouts timeouts;
+  std::optional<RetryPolicy> retry;
+  std::optional<RateLimit> rateLimit;
+  std::vector<Filter> filters;
+  std::optional<std::string> stickyHashOn; // weighted split sticky by this header (optional)
+  Location location;
+};
+
+struct Route {
+  std::string name;
+  std::vector<std::string> hostnames; // lowercased; "*.example.org" wildcards; empty = any host
+  std::vector<Rule> rules;
+  Location location;
+};
+
+enum class Algorithm { RoundRobin, LeastRequest, Random, RingHash, Maglev };
+
+struct HashOn {
+  enum class Kind { Header, Cookie, ClientIp } kind = Kind::ClientIp;
+  std::string name; // header or cookie name
+};
+
+struct Endpoint {
+  std::string address; // host:port, validated
+  uint32_t weight = 1;
+  Location location;
+};
+
+struct HealthCheck {
+  enum class Kind { Http, Tcp } kind = Kind::Http;
+  std::string path = "/health";
+  std::string host;                                     // Host header; empty = endpoint address
+  std::vector<std::pair<uint16_t, uint16_t>> expectedStatuses = {{200, 399}}; // inclusive ranges
+  Duration interval = std::chrono::seconds(5);
+  Duration timeout = std::chrono::seconds(1);
+  double jitterPercent = 10;
+  uint32_t healthyThreshold = 2;
+  uint32_t unhealthyThreshold = 3;
+  bool startHealthy = true;
+};
+
+struct OutlierDetection {
+  uint32_t consecutive5xx = 5;
+  uint32_t consecutiveGatewayErrors = 5;
+  Duration baseEjectionTime = std::chrono::seconds(30);
+  Duration maxEjectionTime = std::chrono::seconds(300);
+  uint32_t maxEjectionPercent = 50;
+};
+
+struct CircuitBreaker {
+  uint32_t maxConnections = 1024;
+  uint32_t maxPendingRequests = 256;
+  uint32_t maxRequests = 1024;
+  uint32_t maxRetries = 3;
+};
+
+struct Pool {
+  std::string name;
+  Algorithm algorithm = Algorithm::RoundRobin;
+  std::optional<HashOn> hashOn;
+  std::vector<Endpoint> endpoints;
+  std::optional<HealthCheck> healthCheck;
+  std::optional<OutlierDetection> outlierDetection;
+  std::optional<CircuitBreaker> circuitBreaker;
+  uint32_t panicThresholdPercent = 50;
+  uint32_t ringHashMinSize = 1024;        // ring_hash: virtual nodes in all
+  double boundedLoadFactor = 0;           // ring_hash: 0 = off, else e.g. 1.25
+  uint32_t maglevTableSize = 65537;       // maglev: prime
+  // Upstream connection pool (per worker, per endpoint).
+  Duration connectTimeout = std::chrono::seconds(2);
+  Duration upstreamIdleTimeout = std::chrono::seconds(60);
+  uint32_t maxIdlePerEndpoint = 64;
+  Location location;
+};
+
+struct Config {
+  std::string apiVersion = "fulcrum/v1";
+  std::vector<Listener> listeners;
+  std::vector<Route> routes;
+  std::vector<Pool> pools;
+};
+
+} // namespace fulcrum::config
