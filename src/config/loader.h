@@ -18,8 +18,8 @@ namespace fulcrum::config {
 
 struct Diagnostic {
   std::string file;
-  int line = 0;   // 1-based; 0 when the error has no position (e.g. unreadable file)
-  int column = 0; // 1-based
+  int line = 0;        // 1-based; 0 when the error has no position (e.g. unreadable file)
+  int column = 0;      // 1-based
   std::string path;    // e.g. routes[0].rules[0].backends[1].pool
   std::string message; // e.g. unknown pool "api-v3"
 
@@ -28,7 +28,7 @@ struct Diagnostic {
 };
 
 struct LoadResult {
-  std::optional<Config> config; // set only when errors is empty
+  std::optional<Config> config;   // set only when errors is empty
   std::vector<Diagnostic> errors; // every error found, in document order
   std::string hash;               // xxh64 of the source text, hex; identifies the revision
   std::string source;             // the source text as loaded

@@ -25,14 +25,14 @@ struct Location {
 };
 
 struct ListenerLimits {
-  uint32_t maxRequestLineBytes = 8 * 1024;   // 414 beyond
-  uint32_t maxRequestHeadBytes = 64 * 1024;  // 431 beyond
-  uint32_t maxHeaders = 100;                 // 431 beyond
-  uint64_t maxRequestBodyBytes = 0;          // 0 = unlimited; 413 beyond
-  uint32_t bufferBytes = 16 * 1024;          // per-direction buffer per connection
-  Duration headTimeout = std::chrono::seconds(10);    // absolute deadline for a request head (408)
-  Duration idleTimeout = std::chrono::seconds(60);    // downstream keep-alive idle
-  uint32_t maxConnections = 0;               // 0 = unlimited
+  uint32_t maxRequestLineBytes = 8 * 1024;         // 414 beyond
+  uint32_t maxRequestHeadBytes = 64 * 1024;        // 431 beyond
+  uint32_t maxHeaders = 100;                       // 431 beyond
+  uint64_t maxRequestBodyBytes = 0;                // 0 = unlimited; 413 beyond
+  uint32_t bufferBytes = 16 * 1024;                // per-direction buffer per connection
+  Duration headTimeout = std::chrono::seconds(10); // absolute deadline for a request head (408)
+  Duration idleTimeout = std::chrono::seconds(60); // downstream keep-alive idle
+  uint32_t maxConnections = 0;                     // 0 = unlimited
 };
 
 struct Listener {
@@ -82,7 +82,7 @@ struct Timeouts {
   std::optional<Duration> request;        // whole request, all tries
   std::optional<Duration> backendRequest; // per try
   std::optional<Duration> connect;
-  std::optional<Duration> idle;           // upstream idle during a response
+  std::optional<Duration> idle; // upstream idle during a response
 };
 
 struct Backoff {
@@ -91,11 +91,11 @@ struct Backoff {
 };
 
 struct RetryPolicy {
-  uint32_t attempts = 1;                 // retries after the first try
-  std::vector<std::string> on;           // connect-failure, reset, timeout, 5xx, or status codes
+  uint32_t attempts = 1;       // retries after the first try
+  std::vector<std::string> on; // connect-failure, reset, timeout, 5xx, or status codes
   Backoff backoff;
-  uint32_t budgetPercent = 20;           // retries <= this % of active requests per pool
-  bool nonIdempotent = false;            // allow retrying requests that are not idempotent
+  uint32_t budgetPercent = 20; // retries <= this % of active requests per pool
+  bool nonIdempotent = false;  // allow retrying requests that are not idempotent
 };
 
 enum class RateLimitKey { ClientIp, Header, Route };
@@ -134,7 +134,12 @@ struct UrlRewrite {
   std::string path; // replacement prefix or full path
 };
 
-enum class FilterType { RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, UrlRewrite };
+enum class FilterType {
+  RequestHeaderModifier,
+  ResponseHeaderModifier,
+  RequestRedirect,
+  UrlRewrite
+};
 
 struct Filter {
   FilterType type = FilterType::RequestHeaderModifier;
@@ -178,7 +183,7 @@ struct Endpoint {
 struct HealthCheck {
   enum class Kind { Http, Tcp } kind = Kind::Http;
   std::string path = "/health";
-  std::string host;                                     // Host header; empty = endpoint address
+  std::string host; // Host header; empty = endpoint address
   std::vector<std::pair<uint16_t, uint16_t>> expectedStatuses = {{200, 399}}; // inclusive ranges
   Duration interval = std::chrono::seconds(5);
   Duration timeout = std::chrono::seconds(1);
@@ -212,9 +217,9 @@ struct Pool {
   std::optional<OutlierDetection> outlierDetection;
   std::optional<CircuitBreaker> circuitBreaker;
   uint32_t panicThresholdPercent = 50;
-  uint32_t ringHashMinSize = 1024;        // ring_hash: virtual nodes in all
-  double boundedLoadFactor = 0;           // ring_hash: 0 = off, else e.g. 1.25
-  uint32_t maglevTableSize = 65537;       // maglev: prime
+  uint32_t ringHashMinSize = 1024;  // ring_hash: virtual nodes in all
+  double boundedLoadFactor = 0;     // ring_hash: 0 = off, else e.g. 1.25
+  uint32_t maglevTableSize = 65537; // maglev: prime
   // Upstream connection pool (per worker, per endpoint).
   Duration connectTimeout = std::chrono::seconds(2);
   Duration upstreamIdleTimeout = std::chrono::seconds(60);

@@ -17,7 +17,7 @@
 namespace fulcrum::http {
 
 struct HeaderField {
-  std::string_view name; // as received (case preserved); compare with iequals()
+  std::string_view name;  // as received (case preserved); compare with iequals()
   std::string_view value; // leading/trailing OWS stripped
 };
 
@@ -31,25 +31,25 @@ enum class BodyFraming : uint8_t {
 // Why a message was rejected. Each maps to a status (statusFor) and a short text (describe).
 enum class ParseError : uint8_t {
   None,
-  BadMethod,               // 400: empty or non-token method
-  BadRequestTarget,        // 400: empty target, or bytes not allowed in a target
-  UriTooLong,              // 414: request line over limits.maxRequestLine
-  BadVersion,              // 400: malformed HTTP-version
-  UnsupportedVersion,      // 505: a well-formed version other than 1.0 / 1.1
-  HeadTooLarge,            // 431: head over limits.maxHeadBytes
-  TooManyHeaders,          // 431: more than limits.maxHeaders fields
-  BadHeaderName,           // 400: empty or non-token field name, or whitespace before colon
-  BadHeaderValue,          // 400: CTL, NUL or bare CR in a field value
-  ObsFold,                 // 400: obsolete line folding
-  BareLineFeed,            // 400: LF not preceded by CR where CRLF is required / bare CR
-  MissingHost,             // 400: HTTP/1.1 request without Host
-  MultipleHost,            // 400: more than one Host field
-  BadContentLength,        // 400: non-digits, empty, or overflow
-  ConflictingContentLength,// 400: differing Content-Length values
+  BadMethod,                // 400: empty or non-token method
+  BadRequestTarget,         // 400: empty target, or bytes not allowed in a target
+  UriTooLong,               // 414: request line over limits.maxRequestLine
+  BadVersion,               // 400: malformed HTTP-version
+  UnsupportedVersion,       // 505: a well-formed version other than 1.0 / 1.1
+  HeadTooLarge,             // 431: head over limits.maxHeadBytes
+  TooManyHeaders,           // 431: more than limits.maxHeaders fields
+  BadHeaderName,            // 400: empty or non-token field name, or whitespace before colon
+  BadHeaderValue,           // 400: CTL, NUL or bare CR in a field value
+  ObsFold,                  // 400: obsolete line folding
+  BareLineFeed,             // 400: LF not preceded by CR where CRLF is required / bare CR
+  MissingHost,              // 400: HTTP/1.1 request without Host
+  MultipleHost,             // 400: more than one Host field
+  BadContentLength,         // 400: non-digits, empty, or overflow
+  ConflictingContentLength, // 400: differing Content-Length values
   ContentLengthWithTransferEncoding, // 400
-  BadTransferEncoding,     // 501 for requests: anything but a final, single "chunked"
-  BadStatusLine,           // responses: malformed status line (proxy answers 502)
-  BadChunk,                // chunked body: bad size, overflow, missing CRLF, bad trailer
+  BadTransferEncoding,               // 501 for requests: anything but a final, single "chunked"
+  BadStatusLine,                     // responses: malformed status line (proxy answers 502)
+  BadChunk,                          // chunked body: bad size, overflow, missing CRLF, bad trailer
 };
 
 // The status the proxy answers a client with for a rejected request.
@@ -74,9 +74,9 @@ struct RequestHead {
   BodyFraming framing = BodyFraming::None;
   uint64_t contentLength = 0;
   std::string_view host;
-  bool keepAlive = true;      // per version default and Connection: close / keep-alive
+  bool keepAlive = true; // per version default and Connection: close / keep-alive
   bool expectContinue = false;
-  bool upgrade = false;       // Connection: upgrade with an Upgrade field
+  bool upgrade = false;             // Connection: upgrade with an Upgrade field
   bool hasConnectionTokens = false; // Connection names other headers (see isHopByHop)
 
   void clear();
@@ -113,9 +113,9 @@ ParseStatus parseResponseHead(std::string_view buf, const Limits& limits, bool r
 class ChunkedDecoder {
 public:
   struct Step {
-    size_t consumed = 0;     // bytes of `in` that belong to this body (forward these)
-    uint64_t dataBytes = 0;  // of which chunk payload
-    bool done = false;       // the last chunk and trailers ended within `consumed`
+    size_t consumed = 0;    // bytes of `in` that belong to this body (forward these)
+    uint64_t dataBytes = 0; // of which chunk payload
+    bool done = false;      // the last chunk and trailers ended within `consumed`
     ParseError error = ParseError::None;
   };
 
@@ -126,8 +126,18 @@ public:
 
 private:
   enum class State : uint8_t {
-    Size, SizeExt, SizeLf, Data, DataCr, DataLf, TrailerStart, TrailerLine, TrailerLf, FinalLf,
-    Done, Failed,
+    Size,
+    SizeExt,
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    TrailerStart,
+    TrailerLine,
+    TrailerLf,
+    FinalLf,
+    Done,
+    Failed,
   };
   State state_ = State::Size;
   uint64_t remaining_ = 0;

@@ -23,9 +23,9 @@ namespace fulcrum::router {
 
 // What the router sees of a request. All views into the worker's request buffer.
 struct RequestView {
-  std::string_view host;   // Host header value as received (port and case are handled here)
-  std::string_view path;   // already normalized (see normalizePath), without the query
-  std::string_view query;  // after '?', without it; empty if none
+  std::string_view host;  // Host header value as received (port and case are handled here)
+  std::string_view path;  // already normalized (see normalizePath), without the query
+  std::string_view query; // after '?', without it; empty if none
   std::string_view method;
   std::span<const http::HeaderField> headers;
 };
@@ -40,7 +40,7 @@ struct WeightedPool {
 struct CompiledRule {
   uint32_t routeIndex = 0;
   uint32_t ruleIndex = 0;
-  std::string routeName;             // for stats and logs
+  std::string routeName;              // for stats and logs
   std::vector<WeightedPool> backends; // weights > 0 only
   uint64_t totalWeight = 0;
   const config::Rule* rule = nullptr; // timeouts, retry, filters; owned by the snapshot's Config
