@@ -6,6 +6,14 @@
 //
 // Ownership: a Config is a value; copy or move it freely. Thread-safety: none needed (immutable
 // once loaded).
+//
+// What the loader guarantees beyond the field comments (docs/config.md has every range):
+//   - hostnames and header names (matches, modifiers, stickyHashOn, rate-limit and hashOn headers)
+//     are lowercase; method tokens are kept as written (methods are case-sensitive);
+//   - addresses are kept as written and parse with fulcrum::parseSocketAddress (listeners may use
+//     port 0, endpoints may not);
+//   - every regex compiles with RE2; every Exact/PathPrefix path is normalized;
+//   - pool references resolve; names are unique per kind; weights sum to more than 0.
 
 #include <chrono>
 #include <cstdint>
@@ -17,7 +25,8 @@ namespace fulcrum::config {
 
 using Duration = std::chrono::milliseconds;
 
-// Where a value came from in its source document; line and column are 1-based.
+// Where a value came from in its source document; line and column are 1-based. For an object,
+// the position of its map (its first key in block style, the '{' in flow style).
 struct Location {
   std::string file;
   int line = 0;
@@ -81,8 +90,8 @@ struct BackendRef {
 struct Timeouts {
   std::optional<Duration> request;        // whole request, all tries
   std::optional<Duration> backendRequest; // per try
-  std::optional<Duration> connect;
-  std::optional<Duration> idle; // upstream idle during a response
+  std::optional<Duration> connect;        // overrides the pool's connectTimeout
+  std::optional<Duration> idle;           // upstream idle during a response
 };
 
 struct Backoff {
@@ -91,8 +100,10 @@ struct Backoff {
 };
 
 struct RetryPolicy {
-  uint32_t attempts = 1;       // retries after the first try
-  std::vector<std::string> on; // connect-failure, reset, timeout, 5xx, or status codes
+  uint32_t attempts = 1; // retries after the first try
+  // connect-failure, reset, timeout, 5xx, gateway-error, or status codes "400".."599" (as
+  // strings); the loader sets {connect-failure, reset} when the document omits `on`.
+  std::vector<std::string> on;
   Backoff backoff;
   uint32_t budgetPercent = 20; // retries <= this % of active requests per pool
   bool nonIdempotent = false;  // allow retrying requests that are not idempotent
@@ -102,7 +113,7 @@ enum class RateLimitKey { ClientIp, Header, Route };
 
 struct RateLimit {
   double requestsPerSecond = 0;
-  uint32_t burst = 0;
+  uint32_t burst = 0; // the loader sets max(1, ceil(requestsPerSecond)) when omitted
   RateLimitKey key = RateLimitKey::ClientIp;
   std::string header; // when key == Header
 };
@@ -211,15 +222,17 @@ struct CircuitBreaker {
 struct Pool {
   std::string name;
   Algorithm algorithm = Algorithm::RoundRobin;
-  std::optional<HashOn> hashOn;
+  std::optional<HashOn> hashOn; // set (default ClientIp) exactly for ring_hash and maglev
   std::vector<Endpoint> endpoints;
   std::optional<HealthCheck> healthCheck;
   std::optional<OutlierDetection> outlierDetection;
   std::optional<CircuitBreaker> circuitBreaker;
   uint32_t panicThresholdPercent = 50;
-  uint32_t ringHashMinSize = 1024;  // ring_hash: virtual nodes in all
-  double boundedLoadFactor = 0;     // ring_hash: 0 = off, else e.g. 1.25
-  uint32_t maglevTableSize = 65537; // maglev: prime
+  uint32_t ringHashMinSize = 1024; // ring_hash: virtual nodes in all
+  double boundedLoadFactor = 0;    // ring_hash: 0 = off, else e.g. 1.25
+  // maglev: a prime >= 100 x endpoints; when the document omits it the loader grows the default
+  // to the next such prime.
+  uint32_t maglevTableSize = 65537;
   // Upstream connection pool (per worker, per endpoint).
   Duration connectTimeout = std::chrono::seconds(2);
   Duration upstreamIdleTimeout = std::chrono::seconds(60);

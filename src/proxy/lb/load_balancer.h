@@ -30,7 +30,11 @@ struct PickContext {
   std::optional<uint64_t> hash; // ring_hash / maglev / sticky: the request's hash key
   // Per-endpoint active requests on this worker (least_request); indexed like the pool.
   std::span<const uint32_t> activeRequests;
-  // An endpoint to avoid (the one that just failed, for retries), or -1.
+  // The sum of activeRequests, if the caller keeps it (ring hash with bounded load needs it;
+  // without it, it sums the span: O(N)).
+  std::optional<uint64_t> activeRequestsTotal;
+  // An endpoint to avoid (the one that just failed, for retries), or -1. Honored whenever another
+  // eligible endpoint exists; if the avoided one is the only eligible endpoint, it is returned.
   int64_t avoid = -1;
 };
 
@@ -50,7 +54,10 @@ public:
 
 using LoadBalancerFactorySharedPtr = std::shared_ptr<const LoadBalancerFactory>;
 
-// Builds the factory for `pool`'s algorithm over `hosts`. Main thread only.
+// Builds the factory for `pool`'s algorithm over `hosts`. Main thread only. `hosts[i].index` is the
+// endpoint's index in `pool.endpoints` (what pick() returns); consistent hashing keys each
+// endpoint by its address there (so removing one endpoint does not move the others), falling back
+// to the index when `pool.endpoints` does not have it. Hosts with weight 0 are never picked.
 LoadBalancerFactorySharedPtr makeLoadBalancerFactory(const config::Pool& pool,
                                                      std::vector<HostWeight> hosts);
 

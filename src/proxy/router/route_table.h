@@ -6,7 +6,20 @@
 // read-only by every worker through the snapshot (match() is const and thread-safe, allocation
 // free). Lookup cost does not grow with the number of routes: hash on host, trie on path, RE2
 // only for the regex rules of the matched host. Precedence follows the Gateway API (see
-// docs/architecture.md, "Routing").
+// docs/architecture.md, "Routing"):
+//   1. host: the exact hostname's rules, then each matching wildcard's ("*.b.example.org" before
+//      "*.example.org"; a wildcard needs at least one label in front of its suffix), then the
+//      routes without hostnames. The Host value is lowercased, its port and one trailing dot are
+//      dropped ("[::1]:8080" -> "[::1]"). A host's rules that do not match fall through to the
+//      next host level.
+//   2. within a host level: an Exact path, then the longest PathPrefix (segment-aware: "/v1"
+//      matches "/v1", "/v1/", "/v1/x", never "/v10"; a configured trailing '/' is ignored), then
+//      RegularExpression (RE2, full match of the path);
+//   3. then more header matches, more query-parameter matches, a method match, config order.
+// A rule with several `matches` entries matches if any does; each entry competes on its own.
+// Header names compare case-insensitively; a header match holds if any field of that name has a
+// matching value. A query match looks at the first parameter of that name (raw, not decoded).
+// Methods compare case-sensitively.
 
 #include <cstdint>
 #include <memory>
@@ -30,7 +43,7 @@ struct RequestView {
   std::span<const http::HeaderField> headers;
 };
 
-// One weighted backend of a rule, resolved to the pool's index in the snapshot.
+// One weighted backend of a rule, resolved to the pool's index in `config.pools`.
 struct WeightedPool {
   uint32_t poolIndex = 0;
   uint32_t weight = 0;
@@ -44,7 +57,26 @@ struct CompiledRule {
   std::vector<WeightedPool> backends; // weights > 0 only
   uint64_t totalWeight = 0;
   const config::Rule* rule = nullptr; // timeouts, retry, filters; owned by the snapshot's Config
+  // cumulativeWeights[i] = sum of backends[0..i].weight; pickBackend() binary-searches it.
+  std::vector<uint64_t> cumulativeWeights;
 };
+
+// What matched: the rule and the `matches` entry that won (nullptr when the rule has no
+// `matches`, i.e. it matches everything on its hosts). Filters need the entry: ReplacePrefixMatch
+// rewrites the prefix of *this* entry.
+struct RouteMatchResult {
+  const CompiledRule* rule = nullptr;
+  const config::RouteMatch* match = nullptr;
+};
+
+// Returned by pickBackend() when the rule has no backend with a weight > 0.
+inline constexpr uint32_t kNoBackend = UINT32_MAX;
+
+// Weighted split of a rule across its pools: the chosen pool's index in `config.pools`, or
+// kNoBackend. O(log backends), allocation free. Per request, pass a uniform random number; to be
+// sticky, pass a hash of the sticky key instead (e.g. lb::hashKey(header value)): the same key
+// always selects the same pool as long as the rule's backends and weights are unchanged.
+uint32_t pickBackend(const CompiledRule& rule, uint64_t random);
 
 class RouteTable {
 public:
@@ -52,19 +84,25 @@ public:
 
   // The best matching rule, or nullptr (the proxy answers 404).
   virtual const CompiledRule* match(const RequestView& request) const = 0;
+
+  // Like match(), and also says which `matches` entry of the rule won.
+  virtual RouteMatchResult lookup(const RequestView& request) const = 0;
 };
 
 using RouteTablePtr = std::unique_ptr<const RouteTable>;
 
-// Compiles the routes of `config`. `poolIndex(name)` gives each pool's index in the snapshot.
-// `config` must outlive the table (rules point into it). Fails only on what the validator lets
-// through by mistake (the validator is the place for user-facing errors).
+// Compiles the routes of `config`. Backends are resolved by name to the pool's index in
+// `config.pools` (WeightedPool::poolIndex). `config` must outlive the table (rules point into it).
+// Fails only on what the validator lets through by mistake (the validator is the place for
+// user-facing errors).
 Result<RouteTablePtr> compileRouteTable(const config::Config& config);
 
-// Path normalization before matching (RFC 3986 §6): percent-decoding of unreserved characters,
-// dot-segment removal, optional merging of slashes. Returns a view of `path` when nothing changes,
-// else of `scratch`. Returns an error for paths that cannot be normalized safely (encoded '/',
-// '\\' or NUL, '..' above the root is clamped, not an error).
+// Path normalization before matching (RFC 3986 §6): percent-decoding of unreserved characters
+// (other escapes are kept, with uppercase hex digits), dot-segment removal (RFC 3986 §5.2.4;
+// '..' above the root is clamped, not an error), optional merging of slashes. Returns a view of
+// `path` when nothing changes (no copy, `scratch` untouched), else of `scratch`. Returns an error
+// (the proxy answers 400) for paths that cannot be normalized safely: an encoded '/', '\\' or
+// NUL (%2F, %5C, %00), a malformed escape, or a path that does not start with '/' (except "*").
 Result<std::string_view> normalizePath(std::string_view path, std::string& scratch,
                                        bool mergeSlashes);
 

@@ -1,0 +1,59 @@
+// Fuzzes the config loader: arbitrary bytes through loadString must never crash, hang or leak,
+// and the loader's contract must hold for every input:
+//   - a config is returned exactly when there are no errors;
+//   - errors come in document order and every one is located (line and column, or none at all);
+//   - a loaded config serializes to a document that loads again to the same config.
+
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "config/loader.h"
+#include "config/serialize.h"
+
+namespace {
+
+void check(bool condition) {
+  if (!condition) {
+    std::abort();
+  }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // Documents are bounded by the loader itself (64 MiB); the fuzzer only needs small inputs.
+  if (size > (1 << 20)) {
+    return 0;
+  }
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto result = fulcrum::config::loadString(text, "fuzz.yaml");
+  check(result.ok() == result.errors.empty());
+  check(result.hash.size() == 16);
+  int lastLine = 0;
+  int lastColumn = 0;
+  for (const auto& e : result.errors) {
+    check(e.file == "fuzz.yaml");
+    check(!e.message.empty());
+    check((e.line == 0) == (e.column == 0));
+    check(e.line > lastLine || (e.line == lastLine && e.column >= lastColumn));
+    lastLine = e.line;
+    lastColumn = e.column;
+    (void)e.format();
+  }
+  if (!result.ok()) {
+    return 0;
+  }
+  std::string json;
+  try {
+    json = fulcrum::config::toJson(*result.config).dump();
+  } catch (const nlohmann::json::type_error&) {
+    return 0; // strings that are not UTF-8 cannot be written as JSON; YAML accepted them as bytes
+  }
+  auto again = fulcrum::config::loadString(json, "roundtrip.json");
+  check(again.ok());
+  check(fulcrum::config::toJson(*again.config).dump() == json);
+  return 0;
+}

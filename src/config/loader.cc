@@ -1,0 +1,139 @@
+#include "config/loader.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include "config/cross_checks.h"
+#include "config/decoder.h"
+#include "config/document.h"
+#include "config/reporter.h"
+
+namespace fulcrum::config {
+
+std::string Diagnostic::format() const {
+  std::string out = file;
+  if (line > 0) {
+    out += fmt::format(":{}:{}", line, column);
+  }
+  out += ": ";
+  if (!path.empty()) {
+    out += path;
+    out += ": ";
+  }
+  out += message;
+  return out;
+}
+
+namespace {
+
+std::string hashHex(std::string_view text) {
+  return fmt::format("{:016x}", XXH64(text.data(), text.size(), 0));
+}
+
+// One load: decodes any number of texts into one Config, then runs the cross-document checks.
+class Session {
+public:
+  // Never throws: whatever escapes the decoder (e.g. std::bad_alloc) becomes a diagnostic.
+  void add(std::string_view text, const std::string& file) {
+    try {
+      decoder_.decodeText(text, file);
+    } catch (const std::exception& e) {
+      fail(file, fmt::format("cannot load: {}", e.what()));
+    }
+  }
+  void fail(const std::string& file, std::string message) {
+    reporter_.error(Location{file, 0, 0}, "", std::move(message));
+  }
+
+  LoadResult finish(std::string source) {
+    checks_.finish();
+    LoadResult result;
+    result.errors = reporter_.take();
+    result.hash = hashHex(source);
+    result.source = std::move(source);
+    if (result.errors.empty()) {
+      result.config = std::move(config_);
+    }
+    return result;
+  }
+
+private:
+  Reporter reporter_;
+  Config config_;
+  CrossChecks checks_{reporter_};
+  Decoder decoder_{reporter_, checks_, config_};
+};
+
+// Reads a whole file, refusing more than the parser would accept.
+std::optional<std::string> readText(const std::string& path, std::string& problem) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                       &std::fclose);
+  if (!file) {
+    problem = fmt::format("cannot read file: {}", std::strerror(errno));
+    return std::nullopt;
+  }
+  std::string text;
+  char buffer[64 * 1024];
+  while (true) {
+    size_t n = std::fread(buffer, 1, sizeof buffer, file.get());
+    text.append(buffer, n);
+    if (text.size() > kMaxDocumentBytes) {
+      problem = fmt::format("file is larger than {} MiB", kMaxDocumentBytes >> 20);
+      return std::nullopt;
+    }
+    if (n < sizeof buffer) {
+      if (std::ferror(file.get())) {
+        problem = fmt::format("cannot read file: {}", std::strerror(errno));
+        return std::nullopt;
+      }
+      return text;
+    }
+  }
+}
+
+} // namespace
+
+LoadResult loadString(std::string_view text, std::string_view file) {
+  Session session;
+  session.add(text, std::string(file));
+  return session.finish(std::string(text));
+}
+
+LoadResult loadFile(const std::string& path) {
+  return loadFiles({path});
+}
+
+LoadResult loadFiles(const std::vector<std::string>& paths) {
+  Session session;
+  std::string source;
+  if (paths.empty()) {
+    session.fail("", "no config files given");
+  }
+  bool first = true;
+  for (const auto& path : paths) {
+    std::string problem;
+    auto text = readText(path, problem);
+    if (!text) {
+      session.fail(path, std::move(problem));
+      continue;
+    }
+    session.add(*text, path);
+    // The merged source is itself one loadable YAML stream: the files as documents.
+    if (!first) {
+      if (!source.empty() && source.back() != '\n') {
+        source += '\n';
+      }
+      source += "---\n";
+    }
+    source += *text;
+    first = false;
+  }
+  return session.finish(std::move(source));
+}
+
+} // namespace fulcrum::config

@@ -1,0 +1,157 @@
+#pragma once
+
+// FlatTable: an immutable-after-build open-addressing hash table from (scope, string key) to a
+// uint32_t, laid out for lookups with as few cache misses as possible: one probe usually reads a
+// single cache-line-aligned slot that holds the full hash, the scope, the value and the first
+// bytes of the key (keys that fit are compared in the slot; longer ones in a key arena). Linear
+// probing at a load factor <= 1/2. Internal to the router.
+//
+// Thread-safety: build on one thread, then lookups from any number of threads.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+// xxhash inlined (static, namespaced by the header): hashing a short key is then a few
+// instructions instead of a call through the shared library's PLT.
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#endif
+#include <xxhash.h>
+
+namespace fulcrum::router::detail {
+
+// Memory for large lookup arrays: blocks of 1 MiB and more are mapped 2 MiB-aligned with
+// MADV_HUGEPAGE before they are first touched, so they get transparent huge pages where the
+// kernel allows (one TLB entry per 2 MiB instead of per 4 KiB: lookups that touch a few random
+// places of a 100k-route table then miss the TLB far less). Smaller blocks use operator new.
+void* allocateLarge(size_t bytes, size_t alignment);
+void deallocateLarge(void* p, size_t bytes, size_t alignment) noexcept;
+
+template <class T> struct HugePageAllocator {
+  using value_type = T;
+  HugePageAllocator() = default;
+  template <class U> HugePageAllocator(const HugePageAllocator<U>&) noexcept {} // NOLINT
+  T* allocate(size_t n) { return static_cast<T*>(allocateLarge(n * sizeof(T), alignof(T))); }
+  void deallocate(T* p, size_t n) noexcept { deallocateLarge(p, n * sizeof(T), alignof(T)); }
+  template <class U> bool operator==(const HugePageAllocator<U>&) const noexcept { return true; }
+};
+
+template <class T> using LargeVector = std::vector<T, HugePageAllocator<T>>;
+
+template <size_t InlineBytes> class FlatTable {
+public:
+  static constexpr uint32_t kNotFound = UINT32_MAX;
+
+  // Inserts or finds (scope, key); returns a reference to the value (kNotFound if new).
+  // Build time only; may rehash.
+  uint32_t& insert(uint32_t scope, std::string_view key) {
+    if ((size_ + 1) * 2 > slots_.size()) {
+      grow();
+    }
+    uint64_t h = hash(scope, key);
+    size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.hash == 0) {
+        s.hash = h;
+        s.scope = scope;
+        s.value = kNotFound;
+        s.keyLen = static_cast<uint16_t>(key.size());
+        s.keyOffset = static_cast<uint32_t>(arena_.size());
+        arena_.insert(arena_.end(), key.begin(), key.end());
+        std::memcpy(s.inlineKey, key.data(), std::min(key.size(), InlineBytes));
+        ++size_;
+        return s.value;
+      }
+      if (equal(s, h, scope, key)) {
+        return s.value;
+      }
+    }
+  }
+
+  uint32_t find(uint32_t scope, std::string_view key) const {
+    if (slots_.empty() || key.size() > UINT16_MAX) {
+      return kNotFound;
+    }
+    uint64_t h = hash(scope, key);
+    size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      const Slot& s = slots_[i];
+      if (s.hash == 0) {
+        return kNotFound;
+      }
+      if (equal(s, h, scope, key)) {
+        return s.value;
+      }
+    }
+  }
+
+  // Longer keys cannot be stored (the caller rejects them at build time) and are never found.
+  static constexpr size_t kMaxKey = UINT16_MAX;
+
+  // Replaces every value v by f(v). Build time only.
+  template <class F> void updateValues(F f) {
+    for (Slot& s : slots_) {
+      if (s.hash != 0) {
+        s.value = f(s.value);
+      }
+    }
+  }
+
+  void finish() { arena_.shrink_to_fit(); }
+
+  size_t size() const { return size_; }
+  size_t memoryBytes() const { return slots_.capacity() * sizeof(Slot) + arena_.capacity(); }
+
+private:
+  struct alignas(InlineBytes + 22 <= 32 ? 32 : 64) Slot {
+    uint64_t hash = 0; // 0 = empty
+    uint32_t scope = 0;
+    uint32_t value = 0;
+    uint32_t keyOffset = 0; // into arena_
+    uint16_t keyLen = 0;
+    char inlineKey[InlineBytes] = {};
+  };
+  static_assert(sizeof(Slot) == 32 || sizeof(Slot) == 64);
+
+  static uint64_t hash(uint32_t scope, std::string_view key) {
+    uint64_t h = XXH3_64bits_withSeed(key.data(), key.size(), scope);
+    return h == 0 ? 1 : h;
+  }
+
+  bool equal(const Slot& s, uint64_t h, uint32_t scope, std::string_view key) const {
+    if (s.hash != h || s.scope != scope || s.keyLen != key.size()) {
+      return false;
+    }
+    if (key.size() <= InlineBytes) {
+      return std::memcmp(s.inlineKey, key.data(), key.size()) == 0;
+    }
+    return std::memcmp(arena_.data() + s.keyOffset, key.data(), key.size()) == 0;
+  }
+
+  void grow() {
+    LargeVector<Slot> old;
+    old.swap(slots_);
+    slots_.resize(old.empty() ? 16 : old.size() * 2);
+    size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.hash == 0) {
+        continue;
+      }
+      size_t i = s.hash & mask;
+      while (slots_[i].hash != 0) {
+        i = (i + 1) & mask;
+      }
+      slots_[i] = s;
+    }
+  }
+
+  LargeVector<Slot> slots_;
+  LargeVector<char> arena_;
+  size_t size_ = 0;
+};
+
+} // namespace fulcrum::router::detail

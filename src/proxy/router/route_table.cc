@@ -1,0 +1,628 @@
+// The compiled route table (see route_table.h).
+//
+// Layout: hosts are hashed into buckets (one per exact hostname, one per wildcard suffix, one for
+// routes without hostnames). Every bucket owns a root in one shared path trie whose edges are
+// path segments; a trie node lists the match entries whose Exact path ends there and those whose
+// PathPrefix ends there. A lookup hashes the host (once per candidate bucket: exact, then each
+// wildcard suffix longest first, then "any host"), walks the path's segments down the bucket's
+// trie (one hash probe per segment, none below a leaf, so the walk is bounded by the config's
+// depth, not the request's), and then tries, in precedence order: the Exact entries of the node
+// where the path ends, the PathPrefix entries of that node and of its ancestors (deepest first),
+// and finally the bucket's RegularExpression entries. Each list is pre-sorted by the remaining
+// tie-breakers (more header matches, more query matches, a method, config order), so the first
+// entry whose headers/query/method match wins. Nothing in match() allocates (RE2 may grow its
+// own DFA cache for regex entries).
+//
+// Hosts and edges live in FlatTables (flat_table.h): one cache line per probe, node flags
+// (has exact / prefix entries / children) stored with the edge so the walk reads no node until
+// it has found one with entries.
+
+#include "proxy/router/route_table.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <unordered_map>
+
+#include <re2/re2.h>
+
+#include "proxy/router/flat_table.h"
+
+namespace fulcrum::router {
+namespace {
+
+constexpr size_t kMaxHostBytes = 255; // longer Host values only reach "any host" routes
+
+char toLowerAscii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+
+bool iequalsAscii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (toLowerAscii(a[i]) != toLowerAscii(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string lowerCopy(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    c = toLowerAscii(c);
+  }
+  return out;
+}
+
+// Host header value -> the name routes are keyed on: port stripped ("[v6]:port" keeps the
+// brackets), one trailing dot dropped, lowercased into `buf`. Empty when it does not fit.
+std::string_view canonicalHost(std::string_view host, std::array<char, kMaxHostBytes>& buf) {
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    host = close == std::string_view::npos ? host : host.substr(0, close + 1);
+  } else {
+    size_t colon = host.find(':');
+    if (colon != std::string_view::npos) {
+      host = host.substr(0, colon);
+    }
+    if (!host.empty() && host.back() == '.') {
+      host.remove_suffix(1);
+    }
+  }
+  if (host.size() > buf.size()) {
+    return {};
+  }
+  for (size_t i = 0; i < host.size(); ++i) {
+    buf[i] = toLowerAscii(host[i]);
+  }
+  return {buf.data(), host.size()};
+}
+
+struct StringMatcher {
+  std::string name; // header names lowercased; query names as given (case-sensitive)
+  std::string value;
+  std::unique_ptr<RE2> regex; // set for RegularExpression matches
+
+  bool matches(std::string_view candidate) const {
+    return regex ? RE2::FullMatch(candidate, *regex) : candidate == value;
+  }
+};
+
+// One `matches` entry of one rule (or the implicit match-all of a rule without entries).
+struct MatchSpec {
+  const CompiledRule* rule = nullptr;
+  const config::RouteMatch* match = nullptr;
+  config::PathMatchType pathType = config::PathMatchType::PathPrefix;
+  std::string pathValue; // Exact: as given; PathPrefix: without trailing '/'
+  std::unique_ptr<RE2> pathRegex;
+  std::vector<StringMatcher> headers;
+  std::vector<StringMatcher> query;
+  std::string method; // empty = any
+  uint64_t order = 0; // config order
+};
+
+// Whether `spec` should be tried before `other` when both match the path equally well.
+bool precedes(const MatchSpec& spec, const MatchSpec& other) {
+  if (spec.headers.size() != other.headers.size()) {
+    return spec.headers.size() > other.headers.size();
+  }
+  if (spec.query.size() != other.query.size()) {
+    return spec.query.size() > other.query.size();
+  }
+  if (spec.method.empty() != other.method.empty()) {
+    return !spec.method.empty();
+  }
+  return spec.order < other.order;
+}
+
+// The value of the first query parameter named `name` in `query` ("a=1&b=2"), if any.
+bool findQueryParam(std::string_view query, std::string_view name, std::string_view& value) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    if (key == name) {
+      value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Headers, query parameters and method (the path was matched by the caller).
+bool matchesRest(const MatchSpec& spec, const RequestView& request) {
+  if (!spec.method.empty() && spec.method != request.method) {
+    return false;
+  }
+  for (const StringMatcher& m : spec.headers) {
+    bool found = false;
+    for (const http::HeaderField& field : request.headers) {
+      if (iequalsAscii(field.name, m.name) && m.matches(field.value)) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      return false;
+    }
+  }
+  for (const StringMatcher& m : spec.query) {
+    std::string_view value;
+    if (!findQueryParam(request.query, m.name, value) || !m.matches(value)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+struct Range {
+  uint32_t begin = 0;
+  uint32_t end = 0;
+};
+
+// A trie node's id with flags, as stored in the edge table and in buckets.
+constexpr uint32_t kHasExact = 1u << 31;
+constexpr uint32_t kHasPrefix = 1u << 30;
+constexpr uint32_t kHasChildren = 1u << 29; // no probe below a leaf
+constexpr uint32_t kIdMask = kHasChildren - 1;
+
+struct Node {
+  uint32_t parent = UINT32_MAX;
+  Range exact;  // into RouteTableImpl::lists_
+  Range prefix; // into RouteTableImpl::lists_
+};
+
+struct Bucket {
+  uint32_t root = 0; // node id with flags
+  Range regex;       // into RouteTableImpl::lists_
+};
+
+// What match() reads per candidate: everything needed when the entry has no header / query /
+// method conditions, so the MatchSpec is only touched when it has.
+struct Candidate {
+  const MatchSpec* spec = nullptr;
+  const CompiledRule* rule = nullptr;
+  const config::RouteMatch* match = nullptr;
+  bool conditions = false;
+};
+
+// Prefix nodes remembered on the way down; deeper paths fall back to the parent chain.
+constexpr size_t kPrefixStack = 16;
+
+class RouteTableImpl final : public RouteTable {
+public:
+  const CompiledRule* match(const RequestView& request) const override {
+    return lookup(request).rule;
+  }
+
+  RouteMatchResult lookup(const RequestView& request) const override {
+    std::array<char, kMaxHostBytes> buf;
+    std::string_view host = canonicalHost(request.host, buf);
+    const Candidate* found = nullptr;
+    if (!host.empty()) {
+      if (uint32_t b = hosts_.find(kExactScope, host); b != HostTable::kNotFound) {
+        found = matchBucket(buckets_[b], request);
+      }
+      // Wildcard suffixes, longest first: "a.b.example.org" tries ".b.example.org", then
+      // ".example.org", then ".org". The wildcard label must not be empty.
+      for (size_t dot = host.find('.', 1); found == nullptr && dot != std::string_view::npos;
+           dot = host.find('.', dot + 1)) {
+        if (uint32_t b = hosts_.find(kWildcardScope, host.substr(dot)); b != HostTable::kNotFound) {
+          found = matchBucket(buckets_[b], request);
+        }
+      }
+    }
+    if (found == nullptr && anyHost_ != UINT32_MAX) {
+      found = matchBucket(buckets_[anyHost_], request);
+    }
+    if (found == nullptr) {
+      return {};
+    }
+    return {found->rule, found->match};
+  }
+
+  static constexpr uint32_t kExactScope = 0;
+  static constexpr uint32_t kWildcardScope = 1;
+  using HostTable = detail::FlatTable<42>;
+  using EdgeTable = detail::FlatTable<10>;
+
+  // Build-time state, filled by compileRouteTable().
+  detail::LargeVector<CompiledRule> rules_;
+  detail::LargeVector<MatchSpec> specs_;
+  detail::LargeVector<Bucket> buckets_;
+  HostTable hosts_;
+  uint32_t anyHost_ = UINT32_MAX;
+  detail::LargeVector<Node> nodes_;
+  EdgeTable edges_;                      // (parent node, segment) -> child node id with flags
+  detail::LargeVector<Candidate> lists_; // sorted by precedence within each Range
+
+private:
+  const Candidate* firstMatching(Range range, const RequestView& request) const {
+    for (uint32_t i = range.begin; i < range.end; ++i) {
+      const Candidate& c = lists_[i];
+      if (!c.conditions || matchesRest(*c.spec, request)) {
+        return &c;
+      }
+    }
+    return nullptr;
+  }
+
+  const Candidate* matchBucket(const Bucket& bucket, const RequestView& request) const {
+    // Walk the path's segments: "/a/b" -> "a", "b"; "/" -> ""; "/a/" -> "a", "".
+    std::string_view path = request.path;
+    uint32_t node = bucket.root;
+    std::array<uint32_t, kPrefixStack> prefixes;
+    size_t depth = 0;
+    bool overflow = false;
+    auto remember = [&](uint32_t n) {
+      if ((n & kHasPrefix) == 0) {
+        return;
+      }
+      if (depth < prefixes.size()) {
+        prefixes[depth++] = n & kIdMask;
+      } else {
+        overflow = true;
+      }
+    };
+    remember(node);
+    bool consumed = false;
+    if (!path.empty() && path.front() == '/') {
+      std::string_view rest = path.substr(1);
+      while ((node & kHasChildren) != 0) {
+        size_t slash = rest.find('/');
+        uint32_t child = edges_.find(node & kIdMask, rest.substr(0, slash));
+        if (child == EdgeTable::kNotFound) {
+          break;
+        }
+        node = child;
+        remember(node);
+        if (slash == std::string_view::npos) {
+          consumed = true;
+          break;
+        }
+        rest = rest.substr(slash + 1);
+      }
+    }
+    if (consumed && (node & kHasExact) != 0) {
+      if (const Candidate* c = firstMatching(nodes_[node & kIdMask].exact, request)) {
+        return c;
+      }
+    }
+    if (overflow) {
+      for (uint32_t n = node & kIdMask; n != UINT32_MAX; n = nodes_[n].parent) {
+        if (const Candidate* c = firstMatching(nodes_[n].prefix, request)) {
+          return c;
+        }
+      }
+    } else {
+      while (depth > 0) {
+        if (const Candidate* c = firstMatching(nodes_[prefixes[--depth]].prefix, request)) {
+          return c;
+        }
+      }
+    }
+    for (uint32_t i = bucket.regex.begin; i < bucket.regex.end; ++i) {
+      const Candidate& c = lists_[i];
+      if (RE2::FullMatch(path, *c.spec->pathRegex) &&
+          (!c.conditions || matchesRest(*c.spec, request))) {
+        return &c;
+      }
+    }
+    return nullptr;
+  }
+};
+
+// Build-time lists, flattened into RouteTableImpl::lists_ at the end.
+struct BuildNode {
+  std::vector<uint32_t> exact;
+  std::vector<uint32_t> prefix;
+};
+struct BuildBucket {
+  std::vector<uint32_t> regex;
+};
+
+class Builder {
+public:
+  explicit Builder(RouteTableImpl& table) : t_(table) {}
+
+  uint32_t bucketFor(std::string_view hostname) {
+    std::string host = lowerCopy(hostname);
+    if (host.empty() || host == "*") {
+      if (t_.anyHost_ == UINT32_MAX) {
+        t_.anyHost_ = newBucket();
+      }
+      return t_.anyHost_;
+    }
+    bool wildcard = host.size() > 2 && host[0] == '*' && host[1] == '.';
+    std::string_view key = wildcard ? std::string_view(host).substr(1) : std::string_view(host);
+    uint32_t& bucket = t_.hosts_.insert(
+        wildcard ? RouteTableImpl::kWildcardScope : RouteTableImpl::kExactScope, key);
+    if (bucket == RouteTableImpl::HostTable::kNotFound) {
+      bucket = newBucket();
+    }
+    return bucket;
+  }
+
+  void add(uint32_t bucket, uint32_t specIndex) {
+    const MatchSpec& spec = t_.specs_[specIndex];
+    switch (spec.pathType) {
+    case config::PathMatchType::RegularExpression:
+      buildBuckets_[bucket].regex.push_back(specIndex);
+      break;
+    case config::PathMatchType::Exact:
+      buildNodes_[nodeFor(t_.buckets_[bucket].root, spec.pathValue)].exact.push_back(specIndex);
+      break;
+    case config::PathMatchType::PathPrefix:
+      buildNodes_[nodeFor(t_.buckets_[bucket].root, spec.pathValue)].prefix.push_back(specIndex);
+      break;
+    }
+  }
+
+  void finish() {
+    auto flatten = [this](std::vector<uint32_t>& list) {
+      std::stable_sort(list.begin(), list.end(), [this](uint32_t a, uint32_t b) {
+        return precedes(t_.specs_[a], t_.specs_[b]);
+      });
+      Range range{static_cast<uint32_t>(t_.lists_.size()), 0};
+      for (uint32_t index : list) {
+        const MatchSpec& spec = t_.specs_[index];
+        bool conditions = !spec.headers.empty() || !spec.query.empty() || !spec.method.empty();
+        t_.lists_.push_back(Candidate{&spec, spec.rule, spec.match, conditions});
+      }
+      range.end = static_cast<uint32_t>(t_.lists_.size());
+      std::vector<uint32_t>().swap(list);
+      return range;
+    };
+    for (size_t i = 0; i < buildNodes_.size(); ++i) {
+      t_.nodes_[i].exact = flatten(buildNodes_[i].exact);
+      t_.nodes_[i].prefix = flatten(buildNodes_[i].prefix);
+    }
+    for (size_t i = 0; i < buildBuckets_.size(); ++i) {
+      t_.buckets_[i].regex = flatten(buildBuckets_[i].regex);
+    }
+    // Node flags, as lookups see them: in the edge table and in the buckets.
+    t_.edges_.updateValues([this](uint32_t child) { return child | flagsOf(child); });
+    for (Bucket& b : t_.buckets_) {
+      b.root = (b.root & kIdMask) | flagsOf(b.root & kIdMask);
+    }
+    t_.lists_.shrink_to_fit();
+    t_.nodes_.shrink_to_fit();
+    t_.edges_.finish();
+    t_.hosts_.finish();
+  }
+
+private:
+  uint32_t flagsOf(uint32_t id) const {
+    const Node& n = t_.nodes_[id];
+    return (n.exact.end > n.exact.begin ? kHasExact : 0) |
+           (n.prefix.end > n.prefix.begin ? kHasPrefix : 0) | (hasChildren_[id] ? kHasChildren : 0);
+  }
+
+  uint32_t newNode(uint32_t parent) {
+    if (parent != UINT32_MAX) {
+      hasChildren_[parent] = true;
+    }
+    hasChildren_.push_back(false);
+    t_.nodes_.push_back(Node{parent, {}, {}});
+    buildNodes_.emplace_back();
+    return static_cast<uint32_t>(t_.nodes_.size() - 1);
+  }
+
+  uint32_t newBucket() {
+    t_.buckets_.push_back(Bucket{newNode(UINT32_MAX), {}});
+    buildBuckets_.emplace_back();
+    return static_cast<uint32_t>(t_.buckets_.size() - 1);
+  }
+
+  // The node for `path` ("" = the root, else "/seg/seg...") under `root`, created as needed.
+  uint32_t nodeFor(uint32_t root, std::string_view path) {
+    uint32_t node = root & kIdMask;
+    if (path.empty()) {
+      return node;
+    }
+    std::string_view rest = path.substr(1);
+    while (true) {
+      size_t slash = rest.find('/');
+      uint32_t& child = t_.edges_.insert(node, rest.substr(0, slash));
+      if (child == RouteTableImpl::EdgeTable::kNotFound) {
+        uint32_t id = newNode(node); // does not touch t_.edges_: `child` stays valid
+        child = id;
+        node = id;
+      } else {
+        node = child & kIdMask;
+      }
+      if (slash == std::string_view::npos) {
+        return node;
+      }
+      rest = rest.substr(slash + 1);
+    }
+  }
+
+  RouteTableImpl& t_;
+  std::vector<BuildNode> buildNodes_;
+  std::vector<BuildBucket> buildBuckets_;
+  std::vector<bool> hasChildren_;
+};
+
+Result<std::unique_ptr<RE2>> compileRegex(const std::string& pattern, std::string_view what) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  auto re = std::make_unique<RE2>(pattern, options);
+  if (!re->ok()) {
+    return Error{std::string(what) + ": invalid regular expression \"" + pattern +
+                 "\": " + re->error()};
+  }
+  return re;
+}
+
+Result<StringMatcher> compileStringMatch(const std::string& name, config::StringMatchType type,
+                                         const std::string& value, bool lowerName) {
+  StringMatcher m;
+  m.name = lowerName ? lowerCopy(name) : name;
+  m.value = value;
+  if (type == config::StringMatchType::RegularExpression) {
+    auto re = compileRegex(value, name);
+    if (!re) {
+      return re.error();
+    }
+    m.regex = std::move(re.value());
+  }
+  return m;
+}
+
+Result<MatchSpec> compileMatch(const CompiledRule* rule, const config::RouteMatch* match) {
+  MatchSpec spec;
+  spec.rule = rule;
+  spec.match = match;
+  spec.pathType = config::PathMatchType::PathPrefix;
+  if (match == nullptr) {
+    return spec; // match-all: PathPrefix "/"
+  }
+  if (match->path) {
+    spec.pathType = match->path->type;
+    spec.pathValue = match->path->value;
+    if (spec.pathValue.size() > detail::FlatTable<10>::kMaxKey) {
+      return Error{"path longer than 65535 bytes"};
+    }
+  }
+  switch (spec.pathType) {
+  case config::PathMatchType::PathPrefix:
+    while (!spec.pathValue.empty() && spec.pathValue.back() == '/') {
+      spec.pathValue.pop_back();
+    }
+    if (!spec.pathValue.empty() && spec.pathValue.front() != '/') {
+      return Error{"path prefix \"" + spec.pathValue + "\" must start with '/'"};
+    }
+    break;
+  case config::PathMatchType::Exact:
+    if (spec.pathValue.empty() || spec.pathValue.front() != '/') {
+      return Error{"exact path \"" + spec.pathValue + "\" must start with '/'"};
+    }
+    break;
+  case config::PathMatchType::RegularExpression: {
+    auto re = compileRegex(spec.pathValue, "path");
+    if (!re) {
+      return re.error();
+    }
+    spec.pathRegex = std::move(re.value());
+    break;
+  }
+  }
+  for (const config::HeaderMatch& h : match->headers) {
+    auto m = compileStringMatch(h.name, h.type, h.value, true);
+    if (!m) {
+      return m.error();
+    }
+    spec.headers.push_back(std::move(m.value()));
+  }
+  for (const config::QueryParamMatch& q : match->queryParams) {
+    auto m = compileStringMatch(q.name, q.type, q.value, false);
+    if (!m) {
+      return m.error();
+    }
+    spec.query.push_back(std::move(m.value()));
+  }
+  if (match->method) {
+    spec.method = *match->method;
+  }
+  return spec;
+}
+
+} // namespace
+
+uint32_t pickBackend(const CompiledRule& rule, uint64_t random) {
+  if (rule.totalWeight == 0 || rule.cumulativeWeights.size() != rule.backends.size()) {
+    return kNoBackend;
+  }
+  uint64_t target = random % rule.totalWeight;
+  auto it = std::upper_bound(rule.cumulativeWeights.begin(), rule.cumulativeWeights.end(), target);
+  return rule.backends[static_cast<size_t>(it - rule.cumulativeWeights.begin())].poolIndex;
+}
+
+Result<RouteTablePtr> compileRouteTable(const config::Config& config) {
+  auto table = std::make_unique<RouteTableImpl>();
+  std::unordered_map<std::string_view, uint32_t> poolIndex;
+  for (size_t i = 0; i < config.pools.size(); ++i) {
+    poolIndex.emplace(config.pools[i].name, static_cast<uint32_t>(i));
+  }
+
+  size_t ruleCount = 0;
+  size_t matchCount = 0;
+  for (const config::Route& route : config.routes) {
+    ruleCount += route.rules.size();
+    for (const config::Rule& rule : route.rules) {
+      matchCount += std::max<size_t>(rule.matches.size(), 1);
+    }
+  }
+  table->rules_.reserve(ruleCount); // CompiledRule pointers stay valid
+  table->specs_.reserve(matchCount);
+
+  Builder builder(*table);
+  uint64_t order = 0;
+  std::vector<uint32_t> buckets;
+  for (size_t r = 0; r < config.routes.size(); ++r) {
+    const config::Route& route = config.routes[r];
+    std::string where = "routes[" + std::to_string(r) + "] (" + route.name + ")";
+    buckets.clear();
+    if (route.hostnames.empty()) {
+      buckets.push_back(builder.bucketFor(""));
+    }
+    for (const std::string& hostname : route.hostnames) {
+      if (hostname.size() > kMaxHostBytes) {
+        return Error{where + ": hostname longer than 255 bytes"};
+      }
+      uint32_t b = builder.bucketFor(hostname);
+      if (std::find(buckets.begin(), buckets.end(), b) == buckets.end()) {
+        buckets.push_back(b);
+      }
+    }
+    for (size_t k = 0; k < route.rules.size(); ++k) {
+      const config::Rule& rule = route.rules[k];
+      CompiledRule& compiled = table->rules_.emplace_back();
+      compiled.routeIndex = static_cast<uint32_t>(r);
+      compiled.ruleIndex = static_cast<uint32_t>(k);
+      compiled.routeName = route.name;
+      compiled.rule = &rule;
+      for (const config::BackendRef& backend : rule.backends) {
+        auto it = poolIndex.find(backend.pool);
+        if (it == poolIndex.end()) {
+          return Error{where + ".rules[" + std::to_string(k) + "]: unknown pool \"" + backend.pool +
+                       "\""};
+        }
+        if (backend.weight == 0) {
+          continue;
+        }
+        compiled.backends.push_back(WeightedPool{it->second, backend.weight});
+        compiled.totalWeight += backend.weight;
+        compiled.cumulativeWeights.push_back(compiled.totalWeight);
+      }
+      size_t entries = std::max<size_t>(rule.matches.size(), 1);
+      for (size_t m = 0; m < entries; ++m) {
+        const config::RouteMatch* match = rule.matches.empty() ? nullptr : &rule.matches[m];
+        auto spec = compileMatch(&compiled, match);
+        if (!spec) {
+          return Error{where + ".rules[" + std::to_string(k) + "].matches[" + std::to_string(m) +
+                       "]: " + spec.error().message};
+        }
+        spec.value().order = order++;
+        table->specs_.push_back(std::move(spec.value()));
+        uint32_t specIndex = static_cast<uint32_t>(table->specs_.size() - 1);
+        for (uint32_t b : buckets) {
+          builder.add(b, specIndex);
+        }
+      }
+    }
+  }
+  if (table->nodes_.size() > kIdMask) {
+    return Error{"route table too large: more than 2^29 path segments"};
+  }
+  builder.finish();
+  return RouteTablePtr(std::move(table));
+}
+
+} // namespace fulcrum::router

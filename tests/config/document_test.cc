@@ -1,0 +1,111 @@
+#include <gtest/gtest.h>
+
+#include "config/document.h"
+
+namespace fulcrum::config {
+namespace {
+
+TEST(ParseYaml, RecordsPositionsKindsAndQuoting) {
+  auto out = parseYaml("a: 1\nb: \"two\"\nc:\n  - x\n  - {d: ~}\n");
+  ASSERT_FALSE(out.error);
+  ASSERT_EQ(out.tree->documents().size(), 1u);
+  NodeRef root = out.tree->documents()[0];
+  ASSERT_TRUE(root.isMap());
+  ASSERT_EQ(root.size(), 3u);
+  EXPECT_EQ(root.key(1).scalar(), "b");
+  EXPECT_EQ(root.value(1).scalar(), "two");
+  EXPECT_TRUE(root.value(1).quoted());
+  EXPECT_FALSE(root.value(0).quoted());
+  EXPECT_EQ(root.value(1).mark().line, 2);
+  EXPECT_EQ(root.value(1).mark().column, 4);
+  NodeRef list = root.value(2);
+  ASSERT_TRUE(list.isSequence());
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list.item(0).mark().line, 4);
+  EXPECT_EQ(list.item(0).mark().column, 5);
+  EXPECT_TRUE(list.item(1).value(0).isNull());
+}
+
+TEST(ParseYaml, KeepsDuplicateKeys) {
+  auto out = parseYaml("a: 1\na: 2\n");
+  ASSERT_FALSE(out.error);
+  NodeRef root = out.tree->documents()[0];
+  ASSERT_EQ(root.size(), 2u);
+  EXPECT_EQ(root.value(0).scalar(), "1");
+  EXPECT_EQ(root.value(1).scalar(), "2");
+}
+
+TEST(ParseYaml, NullMapValueTakesItsKeysPosition) {
+  auto out = parseYaml("a:\n\nb: 1\n");
+  ASSERT_FALSE(out.error);
+  NodeRef a = out.tree->documents()[0].value(0);
+  EXPECT_TRUE(a.isNull());
+  EXPECT_EQ(a.mark().line, 1);
+  EXPECT_EQ(a.mark().column, 1);
+}
+
+TEST(ParseYaml, ParsesJsonWithPositions) {
+  auto out = parseYaml("{\"a\":[1,\n\t{\"b\":\"\\u00e9\"}]}");
+  ASSERT_FALSE(out.error) << out.error->message;
+  NodeRef b = out.tree->documents()[0].value(0).item(1).value(0);
+  EXPECT_EQ(b.scalar(), "\xc3\xa9");
+  EXPECT_EQ(b.mark().line, 2);
+  EXPECT_EQ(b.mark().column, 7);
+}
+
+TEST(ParseYaml, SharesAliasesAndSkipsEmptyDocuments) {
+  auto out = parseYaml("---\n---\nx: &a [1, 2]\ny: *a\n---\n");
+  ASSERT_FALSE(out.error);
+  ASSERT_EQ(out.tree->documents().size(), 1u);
+  NodeRef root = out.tree->documents()[0];
+  EXPECT_EQ(root.value(1).size(), 2u);
+  EXPECT_EQ(root.value(1).item(1).scalar(), "2");
+}
+
+TEST(ParseYaml, ReportsSyntaxErrorsWithPosition) {
+  auto out = parseYaml("a: [1, 2\nb: 3\n");
+  ASSERT_TRUE(out.error);
+  EXPECT_GT(out.error->mark.line, 0);
+  EXPECT_NE(out.error->message.find("YAML syntax error"), std::string::npos);
+}
+
+TEST(ParseYaml, BoundsDepthAliasesAndSize) {
+  auto deep = parseYaml(std::string(200, '[') + std::string(200, ']'));
+  ASSERT_TRUE(deep.error);
+  EXPECT_EQ(deep.error->message, "document is nested deeper than 64 levels");
+  EXPECT_EQ(deep.error->mark.column, 65);
+
+  auto fine = parseYaml(std::string(64, '[') + std::string(64, ']'));
+  EXPECT_FALSE(fine.error);
+
+  auto recursive = parseYaml("a: &x [*x]\n");
+  ASSERT_TRUE(recursive.error);
+  EXPECT_NE(recursive.error->message.find("recursive alias"), std::string::npos);
+
+  std::string bomb = "a: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 10; ++i) {
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) {
+      bomb += (j ? ", *a" : "*a") + std::to_string(i - 1);
+    }
+    bomb += "]\n";
+  }
+  auto bombed = parseYaml(bomb);
+  ASSERT_TRUE(bombed.error);
+  EXPECT_NE(bombed.error->message.find("too many nodes"), std::string::npos);
+
+  auto huge = parseYaml(std::string(kMaxDocumentBytes + 1, ' '));
+  ASSERT_TRUE(huge.error);
+  EXPECT_EQ(huge.error->message, "document is larger than 64 MiB");
+}
+
+TEST(ParseYaml, NeverThrowsOnGarbage) {
+  for (const char* text : {"\x00\x01\x02", "{", "[", "- - -", ": :", "&a", "*a", "!!binary x",
+                           "%YAML 9.9\n---\na", "\xff\xfe\x00", "'unterminated", "a: |\n b\n c"}) {
+    auto out = parseYaml(text);
+    (void)out;
+  }
+}
+
+} // namespace
+} // namespace fulcrum::config
