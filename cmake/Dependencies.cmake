@@ -22,3 +22,8 @@ set(LLHTTP_INCLUDE_DIR /usr/share/include/llhttp CACHE PATH "llhttp header from 
 add_library(llhttp STATIC ${LLHTTP_SRC_DIR}/api.c ${LLHTTP_SRC_DIR}/http.c ${LLHTTP_SRC_DIR}/llhttp.c)
 target_include_directories(llhttp SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})
 set_target_properties(llhttp PROPERTIES POSITION_INDEPENDENT_CODE ON)
+
+# gRPC 1.51 + protobuf 3.21: the etcd v3 client (src/store) and the control API (api/, served by
+# src/control). Stubs are generated at build time; nothing generated is checked in.
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
