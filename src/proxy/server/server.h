@@ -1,0 +1,93 @@
+#pragma once
+
+// Server: the main thread of fulcrum-proxy. Owns config loading and reload (file watch, SIGHUP),
+// the listener sockets' lifecycle, the admin server, signals and drain; talks to the workers only
+// by posting messages (Worker::post*), and hands them immutable snapshots (RCU).
+//
+// Threading: every method runs on the main thread's io_context.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/time_source.h"
+#include "proxy/admin/admin_server.h"
+#include "proxy/server/config_watcher.h"
+#include "proxy/server/worker.h"
+#include "proxy/snapshot/snapshot.h"
+#include "proxy/stats/metrics.h"
+
+namespace fulcrum::server {
+
+struct ServerOptions {
+  std::string configPath;
+  std::string adminAddress = "127.0.0.1:9901";
+  uint32_t workers = 1;
+  std::string id = "fulcrum-proxy";
+  std::chrono::milliseconds drainTimeout = std::chrono::seconds(30);
+};
+
+class Server {
+public:
+  Server(ServerOptions options, const TimeSource& time);
+  ~Server();
+
+  // Runs until drained (SIGTERM/SIGINT) and returns the process exit code.
+  int run();
+
+private:
+  struct ActiveListener {
+    std::string name;
+    std::string address; // as configured
+    SocketAddress bound; // with the real port
+  };
+
+  void reload(std::string_view reason);
+  struct OpenedListener {
+    std::string name;
+    std::string address;
+    SocketAddress bound;
+    std::vector<int> fds; // one per worker
+  };
+  // Opens one socket per worker for each listener new in `snap` (nothing changes on failure,
+  // and the error names the listener); commitListeners hands them to the workers and closes the
+  // listeners `snap` no longer has (their connections stay).
+  Result<std::vector<OpenedListener>> openListeners(const snapshot::Snapshot& snap);
+  void commitListeners(const snapshot::Snapshot& snap, std::vector<OpenedListener> opened);
+  void startDrain(std::string_view why);
+  void finish();
+  void handleAdmin(const admin::AdminRequest& request, admin::Reply reply);
+  void collect(std::function<void(std::vector<WorkerReport>)> done);
+  std::string renderMetrics(const std::vector<WorkerReport>& reports) const;
+  std::string renderPools(const std::vector<WorkerReport>& reports) const;
+  std::string renderConfig() const;
+  bool ready() const { return current_ != nullptr && !draining_; }
+
+  ServerOptions options_;
+  const TimeSource& time_;
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer drainTimer_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<admin::AdminServer> admin_;
+  std::unique_ptr<ConfigWatcher> watcher_;
+  stats::RouteSlots routeSlots_;
+  snapshot::SnapshotConstSharedPtr current_;
+  std::vector<ActiveListener> listeners_;
+  uint64_t generation_ = 0;
+  uint64_t reloadsSucceeded_ = 0;
+  uint64_t reloadsFailed_ = 0;
+  std::string lastError_;
+  bool draining_ = false;
+  size_t drainedWorkers_ = 0;
+  bool finished_ = false;
+};
+
+} // namespace fulcrum::server

@@ -1,0 +1,1085 @@
+#include "proxy/server/session.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+
+#include <boost/asio/write.hpp>
+
+#include "proxy/router/filters.h"
+#include "proxy/server/request_target.h"
+
+#include "proxy/http/forward.h"
+#include <boost/asio/bind_allocator.hpp>
+
+namespace fulcrum::server {
+
+namespace {
+
+using boost::asio::ip::tcp;
+using stats::ResponseFlag;
+using namespace std::chrono_literals;
+
+// Defaults where the route leaves a timeout unset (docs/life_of_a_request.md, "Deadlines").
+constexpr std::chrono::milliseconds kDefaultResponseHeadTimeout = 15s;
+constexpr std::chrono::milliseconds kDefaultStreamIdleTimeout = 60s;
+constexpr std::chrono::milliseconds kLingerTimeout = 2s;
+constexpr std::chrono::milliseconds kErrorWriteTimeout = 10s;
+constexpr size_t kLingerMaxBytes = 1 << 20;
+constexpr uint32_t kMaxConnectAttempts = 3;
+// Upstream response heads are held to the same size limit as request heads by default.
+constexpr uint32_t kMaxResponseHeadBytes = 64 * 1024;
+constexpr uint32_t kMaxResponseHeaders = 200;
+
+constexpr MonotonicTime kNever = MonotonicTime::max();
+
+void appendNumber(std::string& out, uint64_t value) {
+  char buf[24];
+  const auto result = std::to_chars(buf, buf + sizeof(buf), value);
+  out.append(buf, result.ptr);
+}
+
+void writeRedirect(uint16_t status, std::string_view location, std::string& out) {
+  out.append("HTTP/1.1 ");
+  appendNumber(out, status);
+  out.push_back(' ');
+  out.append(http::reasonPhrase(status));
+  out.append("\r\nLocation: ");
+  out.append(location);
+  out.append("\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+}
+
+} // namespace
+
+Session::Session(Worker& worker) : worker_(worker), client_(worker.io()) {
+  timer_.bind(&Session::onTimerThunk, this);
+}
+
+Session::~Session() {
+  net::TimerWheel::disarm(timer_);
+  boost::system::error_code ec;
+  client_.close(ec);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection start and bookkeeping
+
+void Session::start(tcp::socket socket, const tcp::endpoint& peer,
+                    const config::Listener& listener) {
+  client_ = std::move(socket);
+  listenerName_ = &listener.name;
+  limits_ = listener.limits;
+  parseLimits_.maxRequestLine = limits_.maxRequestLineBytes;
+  parseLimits_.maxHeadBytes = limits_.maxRequestHeadBytes;
+  parseLimits_.maxHeaders = limits_.maxHeaders;
+  const size_t bufferBytes = std::max<size_t>(limits_.bufferBytes, 1024);
+  in_.shrinkTo(bufferBytes);
+  out_.shrinkTo(bufferBytes);
+  in_.reserve(bufferBytes);
+  out_.reserve(bufferBytes);
+  in_.clear();
+  out_.clear();
+  boost::system::error_code ec;
+  const std::string ip = peer.address().to_string(ec);
+  clientIpLen_ = std::min(ip.size(), sizeof(clientIp_));
+  std::copy_n(ip.data(), clientIpLen_, clientIp_);
+  snap_ = worker_.current();
+  phase_ = Phase::ReadingHead;
+  firstRequest_ = true;
+  resetRequest();
+  // A new connection has headTimeout to deliver its first head, counted from accept.
+  worker_.wheel().armAfter(timer_, limits_.headTimeout);
+  readHead();
+}
+
+void Session::resetRequest() {
+  rule_ = nullptr;
+  filters_ = nullptr;
+  routeSlot_ = stats::RouteSlots::kUnrouted;
+  endpoint_ = nullptr;
+  endpointIndex_ = -1;
+  up_ = nullptr;
+  reused_ = false;
+  connectAttempts_ = 0;
+  retried_ = false;
+  reqFraming_ = http::BodyFraming::None;
+  reqRemaining_ = 0;
+  reqBodyBytes_ = 0;
+  uploadSlice_ = 0;
+  uploadDone_ = true;
+  headWritten_ = false;
+  responseStarted_ = false;
+  responseDone_ = false;
+  keepAliveAfter_ = true;
+  upstreamReusable_ = true;
+  respRemaining_ = 0;
+  downloadSlice_ = 0;
+  status_ = 0;
+  flag_ = ResponseFlag::None;
+  dechunk_ = false;
+  dechunkConsumed_ = 0;
+  interimSent_ = false;
+}
+
+bool Session::handlerDone(uint32_t epoch) {
+  --pending_;
+  if (phase_ == Phase::Closed) {
+    if (pending_ == 0) {
+      release();
+    }
+    return true;
+  }
+  return epoch != epoch_;
+}
+
+void Session::release() {
+  net::TimerWheel::disarm(timer_);
+  phase_ = Phase::Idle;
+  snap_.reset();
+  in_.clear();
+  out_.clear();
+  worker_.releaseSession(this);
+}
+
+void Session::countResponse(uint16_t status) {
+  worker_.stats().countResponse(routeSlot_, status);
+}
+
+void Session::onDrain() {
+  if (phase_ == Phase::ReadingHead && in_.empty()) {
+    abort(ResponseFlag::None);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase: read head -> parse
+
+void Session::readHead() {
+  if (in_.writable() == 0) {
+    in_.compact();
+  }
+  if (in_.writable() == 0) {
+    if (in_.capacity() < parseLimits_.maxHeadBytes + 4) {
+      in_.reserve(std::min<size_t>(in_.capacity() * 2, parseLimits_.maxHeadBytes + 4));
+    } else {
+      respondError(431, ResponseFlag::DownstreamProtocolError, "request head too large");
+      return;
+    }
+  }
+  ++pending_;
+  client_.async_read_some(in_.writeSpace(),
+                          bound([this, e = epoch_](const boost::system::error_code& ec, size_t n) {
+                            if (handlerDone(e)) {
+                              return;
+                            }
+                            onHeadRead(ec, n);
+                          }));
+}
+
+void Session::onHeadRead(const boost::system::error_code& ec, size_t n) {
+  if (ec) {
+    // EOF between requests is the normal end of a keep-alive connection.
+    abort(in_.empty() ? ResponseFlag::None : ResponseFlag::DownstreamReset);
+    return;
+  }
+  worker_.stats().downstreamBytesReceived += n;
+  const bool wasEmpty = in_.empty();
+  in_.commit(n);
+  if (wasEmpty && !firstRequest_) {
+    // The absolute head deadline starts with the head's first byte (slowloris: trickling bytes
+    // does not extend it).
+    worker_.wheel().armAfter(timer_, limits_.headTimeout);
+  }
+  parseHead();
+}
+
+void Session::parseHead() {
+  http::ParseError error = http::ParseError::None;
+  const auto status = http::parseRequestHead(in_.view(), parseLimits_, req_, error);
+  if (status == http::ParseStatus::NeedMore) {
+    if (in_.size() >= parseLimits_.maxHeadBytes) {
+      respondError(431, ResponseFlag::DownstreamProtocolError, "request head too large");
+      return;
+    }
+    readHead();
+    return;
+  }
+  if (status == http::ParseStatus::Error) {
+    respondError(http::statusFor(error), ResponseFlag::DownstreamProtocolError,
+                 http::describe(error));
+    return;
+  }
+  route();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase: route -> pick
+
+void Session::route() {
+  firstRequest_ = false;
+  requestStart_ = worker_.wheel().now();
+  if (snap_ != worker_.current()) {
+    snap_ = worker_.current(); // RCU: this request runs on the newest snapshot
+  }
+  const snapshot::Snapshot& snapshot = *snap_->snapshot;
+  isHead_ = req_.method == "HEAD";
+  http10_ = req_.versionMinor == 0;
+  clientKeepAlive_ = req_.keepAlive && !worker_.draining();
+
+  if (req_.method == "CONNECT") {
+    respondError(501, ResponseFlag::DownstreamProtocolError, "CONNECT is not supported");
+    return;
+  }
+  std::string_view path;
+  std::string_view query;
+  splitTarget(req_.target, path, query);
+  auto normalized = router::normalizePath(path, scratch_, /*mergeSlashes=*/false);
+  if (!normalized) {
+    respondError(400, ResponseFlag::InvalidPath, "invalid request path");
+    return;
+  }
+  const router::RequestView view{req_.host, normalized.value(), query, req_.method,
+                                 std::span<const http::HeaderField>(req_.headers)};
+  const router::RouteMatchResult match = snapshot.routes->lookup(view);
+  if (match.rule == nullptr) {
+    respondError(404, ResponseFlag::NoRoute, "no route");
+    return;
+  }
+  rule_ = match.rule;
+  routeSlot_ = snapshot.routeSlots[rule_->routeIndex];
+
+  filters_ = &snapshot.ruleFilters[rule_->routeIndex][rule_->ruleIndex];
+  if (filters_->redirect != nullptr) {
+    const uint16_t port = client_.local_endpoint().port();
+    auto redirect = router::computeRedirect(
+        *filters_->redirect, router::RedirectRequest{"http", req_.host, port, view.path, query});
+    countResponse(redirect.status);
+    phase_ = Phase::Responding;
+    ++epoch_;
+    headOut_.clear();
+    writeRedirect(redirect.status, redirect.location, headOut_);
+    worker_.wheel().armAfter(timer_, kErrorWriteTimeout);
+    ++pending_;
+    boost::asio::async_write(client_, boost::asio::buffer(headOut_),
+                             bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
+                               if (handlerDone(e)) {
+                                 return;
+                               }
+                               onErrorWritten(ec);
+                             }));
+    return;
+  }
+
+  const uint32_t pool = router::pickBackend(*rule_, worker_.rng().next());
+  if (pool == router::kNoBackend || pool >= snap_->pools.size()) {
+    respondError(503, ResponseFlag::NoHealthyUpstream, "no backend for this route");
+    return;
+  }
+  poolIndex_ = pool;
+
+  // The upstream head is written now, while the head's views into in_ are valid.
+  char requestId[32];
+  static constexpr char kHex[] = "0123456789abcdef";
+  const uint64_t a = worker_.rng().next();
+  const uint64_t b = worker_.rng().next();
+  for (int i = 0; i < 16; ++i) {
+    requestId[i] = kHex[(a >> (i * 4)) & 0xf];
+    requestId[16 + i] = kHex[(b >> (i * 4)) & 0xf];
+  }
+  http::ForwardOptions forwarding;
+  forwarding.peerAddress = std::string_view(clientIp_, clientIpLen_);
+  forwarding.generatedRequestId = std::string_view(requestId, sizeof(requestId));
+  forwarding.edits = filters_->requestEdits();
+  if (filters_->rewrite != nullptr) {
+    const config::UrlRewrite& rewrite = *filters_->rewrite;
+    if (rewrite.pathKind) {
+      // scratch_ may hold the normalized path the rewrite reads: write into two other strings.
+      const std::string_view rewritten =
+          router::rewritePath(rewrite, normalized.value(), match.match, rewriteScratch_);
+      targetScratch_.assign(rewritten);
+      if (!query.empty()) {
+        targetScratch_.push_back('?');
+        targetScratch_.append(query);
+      }
+      forwarding.pathOverride = targetScratch_;
+    }
+    if (rewrite.hostname) {
+      forwarding.hostOverride = *rewrite.hostname;
+    }
+  }
+  headOut_.clear();
+  http::writeUpstreamRequestHead(req_, forwarding, headOut_);
+  in_.consume(req_.headBytes);
+
+  if (!prepareRequestBody()) {
+    return;
+  }
+  pickAndConnect();
+}
+
+bool Session::prepareRequestBody() {
+  reqFraming_ = req_.framing;
+  uploadSlice_ = 0;
+  uploadDone_ = true;
+  switch (reqFraming_) {
+  case http::BodyFraming::None:
+  case http::BodyFraming::UntilClose:
+    reqFraming_ = http::BodyFraming::None;
+    return true;
+  case http::BodyFraming::ContentLength:
+    if (limits_.maxRequestBodyBytes != 0 && req_.contentLength > limits_.maxRequestBodyBytes) {
+      respondError(413, ResponseFlag::RequestBodyTooLarge, "request body too large");
+      return false;
+    }
+    reqRemaining_ = req_.contentLength;
+    uploadSlice_ = static_cast<size_t>(std::min<uint64_t>(in_.size(), reqRemaining_));
+    uploadDone_ = reqRemaining_ == 0;
+    return true;
+  case http::BodyFraming::Chunked: {
+    reqChunks_.reset();
+    const auto step = reqChunks_.feed(in_.view());
+    if (step.error != http::ParseError::None) {
+      respondError(400, ResponseFlag::DownstreamProtocolError, http::describe(step.error));
+      return false;
+    }
+    reqBodyBytes_ = step.dataBytes;
+    if (limits_.maxRequestBodyBytes != 0 && reqBodyBytes_ > limits_.maxRequestBodyBytes) {
+      respondError(413, ResponseFlag::RequestBodyTooLarge, "request body too large");
+      return false;
+    }
+    uploadSlice_ = step.consumed;
+    uploadDone_ = false; // becomes true when the slice that ends the body has been written
+    return true;
+  }
+  }
+  return true;
+}
+
+void Session::pickAndConnect() {
+  WorkerSnapshot::Pool& pool = snap_->pools[poolIndex_];
+  const auto& endpoints = pool.endpoints;
+  const MonotonicTime now = worker_.wheel().now();
+  lb::PickContext context;
+  context.avoid = endpointIndex_;
+  int64_t chosen = -1;
+  for (size_t tries = 0; tries < std::max<size_t>(endpoints.size(), 1); ++tries) {
+    const int64_t index = pool.balancer->pick(context);
+    if (index < 0 || static_cast<size_t>(index) >= endpoints.size()) {
+      break;
+    }
+    if (!endpoints[index]->ejected(now)) {
+      chosen = index;
+      break;
+    }
+    context.avoid = index;
+  }
+  if (chosen < 0) {
+    respondError(503, ResponseFlag::NoHealthyUpstream, "no healthy upstream");
+    return;
+  }
+  endpointIndex_ = chosen;
+  endpoint_ = endpoints[chosen];
+  up_ = worker_.upstreams().takeIdle(*endpoint_);
+  if (up_ != nullptr) {
+    reused_ = true;
+    ++worker_.stats().upstreamRequestsReused;
+    writeHead();
+    return;
+  }
+  connect(*endpoint_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase: connect / reuse
+
+void Session::connect(net::EndpointPool& endpoint) {
+  phase_ = Phase::Connecting;
+  reused_ = false;
+  ++connectAttempts_;
+  up_ = worker_.upstreams().create(endpoint);
+  const config::Pool& pool = *snap_->snapshot->pools[poolIndex_].pool;
+  std::chrono::milliseconds timeout = pool.connectTimeout;
+  if (rule_->rule != nullptr && rule_->rule->timeouts.connect) {
+    timeout = *rule_->rule->timeouts.connect;
+  }
+  connectDeadline_ = worker_.wheel().now() + timeout;
+  worker_.wheel().arm(timer_, connectDeadline_);
+  ++pending_;
+  up_->socket.async_connect(endpoint.endpoint(),
+                            bound([this, e = epoch_](const boost::system::error_code& ec) {
+                              if (handlerDone(e)) {
+                                return;
+                              }
+                              onConnected(ec);
+                            }));
+}
+
+void Session::onConnected(const boost::system::error_code& ec) {
+  if (ec) {
+    ++worker_.stats().upstreamConnectFailures;
+    endpoint_->recordConnectFailure(worker_.wheel().now());
+    closeUpstream();
+    const size_t endpoints = snap_->pools[poolIndex_].endpoints.size();
+    if (connectAttempts_ < std::min<size_t>(kMaxConnectAttempts, endpoints)) {
+      pickAndConnect(); // nothing was sent: trying another endpoint is always safe
+      return;
+    }
+    respondError(502, ResponseFlag::UpstreamConnectFailure, "upstream connect failed");
+    return;
+  }
+  endpoint_->recordConnectSuccess();
+  up_->connected = true;
+  ++worker_.stats().upstreamConnectionsTotal;
+  boost::system::error_code ignored;
+  up_->socket.set_option(tcp::no_delay(true), ignored);
+  writeHead();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase: write head (+ the body bytes already buffered), then upload and download concurrently
+
+void Session::writeHead() {
+  phase_ = Phase::Exchanging;
+  ++up_->requests;
+  const config::Timeouts* timeouts = rule_->rule != nullptr ? &rule_->rule->timeouts : nullptr;
+  const MonotonicTime now = worker_.wheel().now();
+  requestDeadline_ =
+      timeouts != nullptr && timeouts->request ? requestStart_ + *timeouts->request : kNever;
+  streamIdle_ = timeouts != nullptr && timeouts->idle ? *timeouts->idle : kDefaultStreamIdleTimeout;
+  responseDeadline_ = kNever; // starts once the request is fully forwarded
+  lastActivity_ = now;
+  armExchangeTimer();
+
+  std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(headOut_),
+                                                   in_.readable(uploadSlice_)};
+  ++pending_;
+  boost::asio::async_write(up_->socket, buffers,
+                           bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
+                             if (handlerDone(e)) {
+                               return;
+                             }
+                             onHeadWritten(ec);
+                           }));
+  out_.clear();
+  downloadRead();
+}
+
+void Session::armExchangeTimer() {
+  MonotonicTime deadline = std::min(requestDeadline_, lastActivity_ + streamIdle_);
+  if (!responseStarted_) {
+    deadline = std::min(deadline, responseDeadline_);
+  }
+  worker_.wheel().arm(timer_, deadline);
+}
+
+void Session::onHeadWritten(const boost::system::error_code& ec) {
+  if (ec) {
+    if (retryOnFreshConnection()) {
+      return;
+    }
+    respondError(502, ResponseFlag::UpstreamReset, "upstream connection reset");
+    return;
+  }
+  headWritten_ = true;
+  if (reqFraming_ == http::BodyFraming::None) {
+    uploadDone_ = true;
+  } else {
+    const size_t slice = uploadSlice_;
+    in_.consume(slice);
+    uploadSlice_ = 0;
+    if (reqFraming_ == http::BodyFraming::ContentLength) {
+      reqRemaining_ -= slice;
+      uploadDone_ = reqRemaining_ == 0;
+    } else {
+      uploadDone_ = reqChunks_.done();
+    }
+  }
+  if (uploadDone_) {
+    if (responseDone_) {
+      finishExchange();
+      return;
+    }
+    armResponseHeadDeadline();
+    return;
+  }
+  uploadRead();
+}
+
+void Session::uploadRead() {
+  in_.compact();
+  ++pending_;
+  client_.async_read_some(in_.writeSpace(),
+                          bound([this, e = epoch_](const boost::system::error_code& ec, size_t n) {
+                            if (handlerDone(e)) {
+                              return;
+                            }
+                            onUploadRead(ec, n);
+                          }));
+}
+
+void Session::onUploadRead(const boost::system::error_code& ec, size_t n) {
+  if (ec) {
+    abort(ResponseFlag::DownstreamReset); // the client went away before its body was complete
+    return;
+  }
+  worker_.stats().downstreamBytesReceived += n;
+  in_.commit(n);
+  lastActivity_ = worker_.wheel().now();
+  if (reqFraming_ == http::BodyFraming::ContentLength) {
+    uploadSlice_ = static_cast<size_t>(std::min<uint64_t>(in_.size(), reqRemaining_));
+  } else {
+    const auto step = reqChunks_.feed(in_.view());
+    if (step.error != http::ParseError::None) {
+      respondError(400, ResponseFlag::DownstreamProtocolError, http::describe(step.error));
+      return;
+    }
+    reqBodyBytes_ += step.dataBytes;
+    if (limits_.maxRequestBodyBytes != 0 && reqBodyBytes_ > limits_.maxRequestBodyBytes) {
+      respondError(413, ResponseFlag::RequestBodyTooLarge, "request body too large");
+      return;
+    }
+    uploadSlice_ = step.consumed;
+  }
+  if (uploadSlice_ == 0) {
+    uploadRead();
+    return;
+  }
+  uploadWrite();
+}
+
+void Session::uploadWrite() {
+  ++pending_;
+  boost::asio::async_write(up_->socket, in_.readable(uploadSlice_),
+                           bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
+                             if (handlerDone(e)) {
+                               return;
+                             }
+                             onUploadWritten(ec);
+                           }));
+}
+
+void Session::onUploadWritten(const boost::system::error_code& ec) {
+  if (ec) {
+    respondError(502, ResponseFlag::UpstreamReset, "upstream connection reset");
+    return;
+  }
+  lastActivity_ = worker_.wheel().now();
+  const size_t slice = uploadSlice_;
+  in_.consume(slice);
+  uploadSlice_ = 0;
+  if (reqFraming_ == http::BodyFraming::ContentLength) {
+    reqRemaining_ -= slice;
+    uploadDone_ = reqRemaining_ == 0;
+  } else {
+    uploadDone_ = reqChunks_.done();
+  }
+  if (!uploadDone_) {
+    uploadRead();
+    return;
+  }
+  if (responseDone_) {
+    finishExchange();
+    return;
+  }
+  armResponseHeadDeadline();
+}
+
+// The response head is due timeouts.backendRequest after the request was fully forwarded (the
+// request timeout, when set alone, covers it; neither set: kDefaultResponseHeadTimeout).
+void Session::armResponseHeadDeadline() {
+  if (responseStarted_) {
+    return;
+  }
+  const config::Timeouts* t = rule_->rule != nullptr ? &rule_->rule->timeouts : nullptr;
+  if (t != nullptr && t->backendRequest) {
+    responseDeadline_ = worker_.wheel().now() + *t->backendRequest;
+  } else if (t != nullptr && t->request) {
+    responseDeadline_ = kNever;
+  } else {
+    responseDeadline_ = worker_.wheel().now() + kDefaultResponseHeadTimeout;
+  }
+  armExchangeTimer();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase: read response head -> stream response body
+
+void Session::downloadRead() {
+  if (out_.writable() == 0) {
+    out_.compact();
+  }
+  if (out_.writable() == 0) {
+    if (!responseStarted_ && out_.capacity() < kMaxResponseHeadBytes) {
+      out_.reserve(std::min<size_t>(out_.capacity() * 2, kMaxResponseHeadBytes));
+    } else {
+      respondError(502, ResponseFlag::UpstreamProtocolError, "upstream response head too large");
+      return;
+    }
+  }
+  ++pending_;
+  up_->socket.async_read_some(
+      out_.writeSpace(), bound([this, e = epoch_](const boost::system::error_code& ec, size_t n) {
+        if (handlerDone(e)) {
+          return;
+        }
+        onDownloadRead(ec, n);
+      }));
+}
+
+bool Session::retryOnFreshConnection() {
+  // Only when nothing of a response arrived and the request can be sent again as it was: a
+  // pooled connection the upstream closed while we picked it, and a request without a body.
+  if (!reused_ || retried_ || responseStarted_ || interimSent_ || !out_.empty() ||
+      reqFraming_ != http::BodyFraming::None || status_ != 0) {
+    return false;
+  }
+  retried_ = true;
+  ++worker_.stats().upstreamRetries;
+  ++epoch_; // the other half of the exchange on the old connection is now stale
+  closeUpstream();
+  connect(*endpoint_);
+  return true;
+}
+
+void Session::onDownloadRead(const boost::system::error_code& ec, size_t n) {
+  if (ec) {
+    if (!responseStarted_) {
+      if (retryOnFreshConnection()) {
+        return;
+      }
+      respondError(502,
+                   out_.empty() ? ResponseFlag::UpstreamReset : ResponseFlag::UpstreamProtocolError,
+                   "upstream closed the connection before a complete response head");
+      return;
+    }
+    if (ec == boost::asio::error::eof && resp_.framing == http::BodyFraming::UntilClose) {
+      upstreamReusable_ = false;
+      responseComplete();
+      return;
+    }
+    // Mid-body: the client must see a truncated response, so close without completing it.
+    abort(ResponseFlag::UpstreamReset);
+    return;
+  }
+  out_.commit(n);
+  lastActivity_ = worker_.wheel().now();
+  if (!responseStarted_) {
+    parseResponseHead();
+  } else {
+    downloadForward();
+  }
+}
+
+void Session::parseResponseHead() {
+  static const http::Limits kResponseLimits{kMaxResponseHeadBytes, kMaxResponseHeadBytes,
+                                            kMaxResponseHeaders};
+  for (;;) {
+    http::ParseError error = http::ParseError::None;
+    const auto status =
+        http::parseResponseHead(out_.view(), kResponseLimits, isHead_, resp_, error);
+    if (status == http::ParseStatus::NeedMore) {
+      downloadRead();
+      return;
+    }
+    if (status == http::ParseStatus::Error) {
+      respondError(502, ResponseFlag::UpstreamProtocolError, "malformed upstream response");
+      return;
+    }
+    if (resp_.status >= 200) {
+      break;
+    }
+    if (resp_.status == 101) {
+      // Upgrade is hop-by-hop and never forwarded, so a switch is a protocol error.
+      respondError(502, ResponseFlag::UpstreamProtocolError, "unexpected 101 from upstream");
+      return;
+    }
+    // 1xx: relayed as is (100 Continue answers the client's Expect), except to HTTP/1.0 clients.
+    const size_t headBytes = resp_.headBytes;
+    if (http10_) {
+      out_.consume(headBytes);
+      continue;
+    }
+    interimSent_ = true; // headOut_ no longer holds the upstream request: no retry from here
+    headOut_.clear();
+    http::ResponseOptions interim;
+    interim.clientVersionMinor = req_.versionMinor;
+    http::writeDownstreamResponseHead(resp_, interim, headOut_);
+    out_.consume(headBytes);
+    ++pending_;
+    boost::asio::async_write(client_, boost::asio::buffer(headOut_),
+                             bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
+                               if (handlerDone(e)) {
+                                 return;
+                               }
+                               onInterimWritten(ec);
+                             }));
+    return;
+  }
+
+  // A final response.
+  status_ = resp_.status;
+  upstreamReusable_ = resp_.keepAlive && resp_.framing != http::BodyFraming::UntilClose;
+  http::ResponseOptions options;
+  options.clientVersionMinor = req_.versionMinor;
+  options.clientKeepAlive = clientKeepAlive_;
+  options.edits = filters_->responseEdits();
+  options.close = !uploadDone_ || worker_.draining();
+  headOut_.clear();
+  const http::ResponseDisposition disposition =
+      http::writeDownstreamResponseHead(resp_, options, headOut_);
+  keepAliveAfter_ = !disposition.close;
+  dechunk_ = disposition.dechunk;
+  out_.consume(resp_.headBytes);
+  responseStarted_ = true;
+  armExchangeTimer();
+  switch (resp_.framing) {
+  case http::BodyFraming::ContentLength:
+    respRemaining_ = resp_.contentLength;
+    break;
+  case http::BodyFraming::Chunked:
+    respChunks_.reset();
+    break;
+  default:
+    respRemaining_ = 0;
+    break;
+  }
+  downloadForward();
+}
+
+void Session::onInterimWritten(const boost::system::error_code& ec) {
+  if (ec) {
+    abort(ResponseFlag::DownstreamReset);
+    return;
+  }
+  worker_.stats().downstreamBytesSent += headOut_.size();
+  parseResponseHead();
+}
+
+// Forwards what out_ holds of the response body (after the head on the first call).
+void Session::downloadForward() {
+  bool ends = false;
+  size_t slice = 0;
+  switch (resp_.framing) {
+  case http::BodyFraming::None:
+    ends = true;
+    break;
+  case http::BodyFraming::ContentLength:
+    slice = static_cast<size_t>(std::min<uint64_t>(out_.size(), respRemaining_));
+    ends = slice == respRemaining_;
+    break;
+  case http::BodyFraming::Chunked: {
+    if (dechunk_) {
+      if (!dechunkInPlace(slice, ends)) {
+        abort(ResponseFlag::UpstreamProtocolError);
+        return;
+      }
+      break;
+    }
+    const auto step = respChunks_.feed(out_.view());
+    if (step.error != http::ParseError::None) {
+      abort(ResponseFlag::UpstreamProtocolError); // the client never sees the last chunk
+      return;
+    }
+    slice = step.consumed;
+    ends = step.done;
+    break;
+  }
+  case http::BodyFraming::UntilClose:
+    slice = out_.size();
+    break;
+  }
+  if (ends && out_.size() > (dechunk_ ? dechunkConsumed_ : slice)) {
+    upstreamReusable_ = false; // bytes after the response: never reuse this connection
+  }
+  downloadSlice_ = slice;
+  const bool withHead = !headOut_.empty();
+  if (slice == 0 && !withHead) {
+    if (dechunk_) {
+      out_.consume(dechunkConsumed_);
+    }
+    if (ends) {
+      responseComplete();
+    } else {
+      downloadRead();
+    }
+    return;
+  }
+  std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(headOut_),
+                                                   out_.readable(slice)};
+  // `ends` is re-derived in onDownloadWritten from the framing state.
+  ++pending_;
+  boost::asio::async_write(client_, buffers,
+                           bound([this, e = epoch_](const boost::system::error_code& ec, size_t n) {
+                             if (handlerDone(e)) {
+                               return;
+                             }
+                             worker_.stats().downstreamBytesSent += n;
+                             onDownloadWritten(ec);
+                           }));
+}
+
+// For an HTTP/1.0 client: strips the chunked coding of what out_ holds by moving each payload
+// run to the front of the buffer. Afterwards out_'s first `payloadBytes` bytes are payload to
+// write and dechunkConsumed_ bytes of input are used up (consumed after the write).
+bool Session::dechunkInPlace(size_t& payloadBytes, bool& ends) {
+  char* const base = out_.mutableReadPtr();
+  size_t read = 0;
+  size_t written = 0;
+  const size_t available = out_.size();
+  for (;;) {
+    std::string_view payload;
+    const auto step =
+        respChunks_.feedPayload(std::string_view(base + read, available - read), payload);
+    if (step.error != http::ParseError::None) {
+      return false;
+    }
+    if (!payload.empty()) {
+      std::memmove(base + written, payload.data(), payload.size());
+      written += payload.size();
+    }
+    read += step.consumed;
+    if (step.done || step.consumed == 0 || read == available) {
+      ends = step.done;
+      break;
+    }
+  }
+  payloadBytes = written;
+  dechunkConsumed_ = read;
+  return true;
+}
+
+void Session::onDownloadWritten(const boost::system::error_code& ec) {
+  if (ec) {
+    abort(ResponseFlag::DownstreamReset);
+    return;
+  }
+  headOut_.clear();
+  const size_t slice = dechunk_ ? dechunkConsumed_ : downloadSlice_;
+  out_.consume(slice);
+  downloadSlice_ = 0;
+  lastActivity_ = worker_.wheel().now();
+  bool ends = false;
+  switch (resp_.framing) {
+  case http::BodyFraming::None:
+    ends = true;
+    break;
+  case http::BodyFraming::ContentLength:
+    respRemaining_ -= slice;
+    ends = respRemaining_ == 0;
+    break;
+  case http::BodyFraming::Chunked:
+    ends = respChunks_.done();
+    break;
+  case http::BodyFraming::UntilClose:
+    break;
+  }
+  if (ends) {
+    responseComplete();
+    return;
+  }
+  if (!out_.empty() && resp_.framing != http::BodyFraming::UntilClose) {
+    downloadForward(); // e.g. the chunk decoder stopped at a buffer boundary
+    return;
+  }
+  downloadRead();
+}
+
+void Session::responseComplete() {
+  responseDone_ = true;
+  countResponse(status_);
+  if (!uploadDone_) {
+    // The upstream answered before the request body was complete: the rest of the body cannot
+    // be skipped reliably, so neither connection is reused.
+    keepAliveAfter_ = false;
+    upstreamReusable_ = false;
+  }
+  finishExchange();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase: finish -> keep-alive or close
+
+void Session::finishExchange() {
+  net::TimerWheel::disarm(timer_);
+  ++epoch_; // nothing of this exchange may still complete into the next one
+  if (up_ != nullptr) {
+    const config::Pool& pool = *snap_->snapshot->pools[poolIndex_].pool;
+    worker_.upstreams().release(up_, upstreamReusable_ && uploadDone_ && responseDone_,
+                                pool.maxIdlePerEndpoint, pool.upstreamIdleTimeout);
+    up_ = nullptr;
+  }
+  if (!keepAliveAfter_ || worker_.draining()) {
+    if (!clientKeepAlive_ && uploadDone_ && in_.empty()) {
+      // The client asked to close and sent its whole request: no unread input to protect the
+      // response from, so close at once (saves the shutdown and the lingering reads).
+      abort(ResponseFlag::None);
+      return;
+    }
+    gracefulClose();
+    return;
+  }
+  resetRequest();
+  phase_ = Phase::ReadingHead;
+  if (!in_.empty()) {
+    // A pipelined request is already here.
+    worker_.wheel().armAfter(timer_, limits_.headTimeout);
+    parseHead();
+    return;
+  }
+  worker_.wheel().armAfter(timer_, limits_.idleTimeout);
+  readHead();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endings
+
+void Session::respondError(uint16_t status, ResponseFlag flag, std::string_view text) {
+  if (phase_ == Phase::Closed || phase_ == Phase::Responding || phase_ == Phase::Lingering) {
+    return;
+  }
+  if (responseStarted_) {
+    abort(flag); // too late for a status: truncate
+    return;
+  }
+  if (flag_ == ResponseFlag::None) {
+    flag_ = flag;
+    ++worker_.stats().flags[static_cast<size_t>(flag)];
+  }
+  status_ = status;
+  countResponse(status);
+  closeUpstream();
+  ++epoch_;
+  boost::system::error_code ignored;
+  client_.cancel(ignored); // a pending read of the head or body is abandoned
+  phase_ = Phase::Responding;
+  scratch_.clear();
+  appendNumber(scratch_, status);
+  scratch_.push_back(' ');
+  scratch_.append(http::reasonPhrase(status));
+  scratch_.append(": ");
+  scratch_.append(text);
+  scratch_.push_back('\n');
+  headOut_.clear();
+  http::writeErrorResponse(status, scratch_, /*close=*/true, headOut_);
+  worker_.wheel().armAfter(timer_, kErrorWriteTimeout);
+  ++pending_;
+  boost::asio::async_write(client_, boost::asio::buffer(headOut_),
+                           bound([this, e = epoch_](const boost::system::error_code& ec, size_t n) {
+                             if (handlerDone(e)) {
+                               return;
+                             }
+                             worker_.stats().downstreamBytesSent += n;
+                             onErrorWritten(ec);
+                           }));
+}
+
+void Session::onErrorWritten(const boost::system::error_code& ec) {
+  if (ec) {
+    abort(ResponseFlag::None);
+    return;
+  }
+  gracefulClose();
+}
+
+void Session::gracefulClose() {
+  closeUpstream();
+  ++epoch_;
+  phase_ = Phase::Lingering;
+  boost::system::error_code ignored;
+  client_.shutdown(tcp::socket::shutdown_send, ignored);
+  // Read and discard what the client still sends (e.g. the rest of a rejected body) for a short
+  // while, so that closing does not reset the connection under the response we just sent.
+  lingerBytes_ = 0;
+  in_.clear();
+  worker_.wheel().armAfter(timer_, kLingerTimeout);
+  linger();
+}
+
+void Session::linger() {
+  ++pending_;
+  client_.async_read_some(in_.writeSpace(),
+                          bound([this, e = epoch_](const boost::system::error_code& ec, size_t n) {
+                            if (handlerDone(e)) {
+                              return;
+                            }
+                            lingerBytes_ += n;
+                            if (ec || lingerBytes_ > kLingerMaxBytes) {
+                              abort(ResponseFlag::None);
+                              return;
+                            }
+                            linger();
+                          }));
+}
+
+void Session::closeUpstream() {
+  if (up_ != nullptr) {
+    worker_.upstreams().close(up_);
+    up_ = nullptr;
+  }
+}
+
+void Session::abort(ResponseFlag flag) {
+  if (phase_ == Phase::Closed || phase_ == Phase::Idle) {
+    return;
+  }
+  if (flag != ResponseFlag::None && flag_ == ResponseFlag::None) {
+    flag_ = flag;
+    ++worker_.stats().flags[static_cast<size_t>(flag)];
+  }
+  closeUpstream();
+  boost::system::error_code ignored;
+  client_.close(ignored);
+  net::TimerWheel::disarm(timer_);
+  phase_ = Phase::Closed;
+  ++epoch_;
+  if (pending_ == 0) {
+    release();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines
+
+void Session::onTimerThunk(void* self) {
+  static_cast<Session*>(self)->onTimer();
+}
+
+void Session::onTimer() {
+  const MonotonicTime now = worker_.wheel().now();
+  switch (phase_) {
+  case Phase::ReadingHead:
+    if (in_.empty()) {
+      abort(ResponseFlag::None); // idle keep-alive connection (or a client that never spoke)
+    } else {
+      respondError(408, ResponseFlag::DownstreamHeadTimeout, "request head timeout");
+    }
+    return;
+  case Phase::Connecting:
+    if (now >= connectDeadline_) {
+      boost::system::error_code ignored;
+      up_->socket.close(ignored); // completes the connect with an error: onConnected fails over
+    } else {
+      worker_.wheel().arm(timer_, connectDeadline_);
+    }
+    return;
+  case Phase::Exchanging: {
+    const bool headDue = !responseStarted_ && now >= responseDeadline_;
+    if (headDue || now >= requestDeadline_ || now >= lastActivity_ + streamIdle_) {
+      respondError(504, ResponseFlag::UpstreamTimeout, "upstream timeout");
+      return;
+    }
+    armExchangeTimer();
+    return;
+  }
+  case Phase::Responding:
+  case Phase::Lingering:
+    abort(ResponseFlag::None);
+    return;
+  case Phase::Idle:
+  case Phase::Closed:
+    return;
+  }
+}
+
+} // namespace fulcrum::server

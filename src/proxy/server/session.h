@@ -1,0 +1,191 @@
+#pragma once
+
+// Session: one client connection and, one at a time, the requests on it. The request path is a
+// sequence of named phases (docs/life_of_a_request.md):
+//
+//   readHead -> parseHead -> route -> pick -> connect/reuse -> writeHead
+//     -> upload (request body)   \  run concurrently once the head is written
+//     -> download (response)     /
+//   -> finishExchange (log/stats, upstream back to its pool) -> keep-alive (next head) or close
+//
+// Pipelined requests are answered in order because a session handles one request at a time: the
+// bytes of the next request stay in the buffer (or the kernel) until the current one has ended.
+// Bodies are streamed through two fixed buffers (one per direction), and a buffer is refilled only
+// after its previous contents were written: a slow reader slows the writer, memory stays bounded.
+//
+// Threading: a session lives on one worker and is touched only by that worker's thread. Sessions
+// are pooled: release() hands it back to the worker once no handler of it is pending.
+// Asynchronous handlers carry the session's epoch; when a phase is abandoned (error, retry,
+// close) the epoch is bumped and stale handlers only do their bookkeeping.
+
+#include <cstdint>
+#include <string>
+
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "common/time_source.h"
+#include "config/schema.h"
+#include "proxy/http/parser.h"
+#include "proxy/net/buffer.h"
+#include "proxy/net/handler_memory.h"
+#include "proxy/net/timer_wheel.h"
+#include "proxy/net/upstream_pool.h"
+#include "proxy/router/route_table.h"
+#include "proxy/server/worker.h"
+#include "proxy/stats/response_flags.h"
+
+namespace fulcrum::server {
+
+class Session {
+public:
+  explicit Session(Worker& worker);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session();
+
+  // Takes an accepted connection from listener `listener` (whose config is in the worker's
+  // current snapshot). `peer` is the client's address.
+  void start(boost::asio::ip::tcp::socket socket, const boost::asio::ip::tcp::endpoint& peer,
+             const config::Listener& listener);
+
+  // The worker is draining: an idle keep-alive connection is closed now; a busy one finishes
+  // its request and answers with `Connection: close`.
+  void onDrain();
+
+  // The worker is stopping: closes both connections now (pending operations complete aborted).
+  void shutdown() { abort(stats::ResponseFlag::None); }
+
+  // Index in the worker's live list (maintained by the worker).
+  size_t liveIndex = 0;
+
+private:
+  enum class Phase : uint8_t {
+    Idle,        // not started / released
+    ReadingHead, // waiting for (the rest of) a request head
+    Connecting,  // connecting to the picked endpoint
+    Exchanging,  // request forwarded, upload and/or download in progress
+    Responding,  // writing a proxy-generated response, then closing
+    Lingering,   // response sent, write side shut down, discarding input until EOF
+    Closed,      // sockets closed, waiting for pending handlers
+  };
+
+  // Phases of the request path.
+  void readHead();
+  void onHeadRead(const boost::system::error_code& ec, size_t n);
+  void parseHead();
+  void route();
+  bool prepareRequestBody();
+  void pickAndConnect();
+  void connect(net::EndpointPool& endpoint);
+  void onConnected(const boost::system::error_code& ec);
+  void writeHead();
+  void onHeadWritten(const boost::system::error_code& ec);
+  void uploadRead();
+  void onUploadRead(const boost::system::error_code& ec, size_t n);
+  void uploadWrite();
+  void onUploadWritten(const boost::system::error_code& ec);
+  void downloadRead();
+  void onDownloadRead(const boost::system::error_code& ec, size_t n);
+  void parseResponseHead();
+  void downloadForward();
+  void onDownloadWritten(const boost::system::error_code& ec);
+  bool dechunkInPlace(size_t& payloadBytes, bool& ends);
+  void onInterimWritten(const boost::system::error_code& ec);
+  void responseComplete();
+  void finishExchange();
+
+  // Endings.
+  void respondError(uint16_t status, stats::ResponseFlag flag, std::string_view text);
+  void onErrorWritten(const boost::system::error_code& ec);
+  void gracefulClose();
+  void linger();
+  void abort(stats::ResponseFlag flag);
+  void closeUpstream();
+  bool retryOnFreshConnection();
+  void release();
+  bool handlerDone(uint32_t epoch); // bookkeeping at the top of every handler
+
+  // Deadlines (one wheel timer per session).
+  static void onTimerThunk(void* self);
+  void onTimer();
+  void armExchangeTimer();
+  void armResponseHeadDeadline();
+
+  // Binds a completion handler to this session's preallocated operation memory.
+  template <class Handler> auto bound(Handler&& handler) {
+    return boost::asio::bind_allocator(net::HandlerAllocator<char>(handlerMemory_),
+                                       std::forward<Handler>(handler));
+  }
+
+  void resetRequest();
+  void countResponse(uint16_t status);
+
+  Worker& worker_;
+  net::HandlerMemory handlerMemory_; // outlives every operation: sessions are never freed early
+  boost::asio::ip::tcp::socket client_;
+  net::Timer timer_;
+  Phase phase_ = Phase::Idle;
+  uint32_t epoch_ = 0;
+  uint32_t pending_ = 0; // asynchronous operations outstanding
+
+  // Connection-scoped.
+  const std::string* listenerName_ = nullptr;
+  config::ListenerLimits limits_;
+  http::Limits parseLimits_;
+  char clientIp_[48] = {0};
+  size_t clientIpLen_ = 0;
+  net::Buffer in_;             // client -> proxy
+  net::Buffer out_;            // upstream -> proxy
+  std::string headOut_;        // upstream request head / interim or final response head / error
+  std::string scratch_;        // path normalization
+  std::string rewriteScratch_; // URL rewrite
+  std::string targetScratch_;  // rewritten target (path and query)
+  WorkerSnapshotPtr snap_;
+
+  // Request-scoped.
+  http::RequestHead req_;
+  http::ResponseHead resp_;
+  http::ChunkedDecoder reqChunks_;
+  http::ChunkedDecoder respChunks_;
+  const router::CompiledRule* rule_ = nullptr;
+  const snapshot::RuleFilters* filters_ = nullptr; // of rule_, owned by snap_
+  uint32_t routeSlot_ = 0;
+  uint32_t poolIndex_ = 0;
+  int64_t endpointIndex_ = -1;
+  net::EndpointPool* endpoint_ = nullptr;
+  net::UpstreamConnection* up_ = nullptr;
+  bool reused_ = false;
+  uint32_t connectAttempts_ = 0;
+  bool retried_ = false;
+  bool interimSent_ = false; // a 1xx went to the client
+  bool isHead_ = false;
+  bool clientKeepAlive_ = true;
+  bool http10_ = false;
+  http::BodyFraming reqFraming_ = http::BodyFraming::None;
+  uint64_t reqRemaining_ = 0; // Content-Length bytes still to forward
+  uint64_t reqBodyBytes_ = 0; // body payload bytes seen (limits.maxRequestBodyBytes)
+  size_t uploadSlice_ = 0;    // bytes of in_ being written upstream
+  bool uploadDone_ = true;
+  bool headWritten_ = false;
+  bool responseStarted_ = false; // any byte of a final response head went to the client
+  bool responseDone_ = false;
+  bool keepAliveAfter_ = true; // decided when the final response head is written
+  bool upstreamReusable_ = true;
+  uint64_t respRemaining_ = 0;
+  size_t downloadSlice_ = 0;
+  bool dechunk_ = false; // HTTP/1.0 client, chunked response: strip the coding
+  size_t dechunkConsumed_ = 0;
+  uint16_t status_ = 0;
+  stats::ResponseFlag flag_ = stats::ResponseFlag::None;
+  MonotonicTime requestStart_{};
+  MonotonicTime responseDeadline_{}; // response head due (timeouts.backendRequest)
+  MonotonicTime requestDeadline_{};  // whole exchange due (timeouts.request), or max()
+  MonotonicTime lastActivity_{};
+  std::chrono::milliseconds streamIdle_{};
+  MonotonicTime connectDeadline_{};
+  size_t lingerBytes_ = 0;
+  bool firstRequest_ = true;
+};
+
+} // namespace fulcrum::server

@@ -1,0 +1,292 @@
+#include "proxy/server/worker.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <boost/asio/post.hpp>
+
+#include "proxy/net/accepted_socket.h"
+#include "proxy/server/session.h"
+
+namespace fulcrum::server {
+
+using boost::asio::ip::tcp;
+
+namespace {
+// The wheel's resolution: every deadline of the data plane fires within one tick of its time.
+constexpr std::chrono::milliseconds kTick{10};
+} // namespace
+
+Worker::Worker(uint32_t index, const TimeSource& time)
+    : index_(index), io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      guard_(boost::asio::make_work_guard(io_)), wheel_(io_, time, kTick),
+      upstreams_(io_, wheel_, stats_),
+      rng_(0x9e3779b97f4a7c15ULL * (index + 1) ^
+           static_cast<uint64_t>(time.systemTime().time_since_epoch().count())) {}
+
+Worker::~Worker() {
+  join();
+  // Sessions close their sockets in their destructors; the thread has ended, so this is safe.
+  sessions_.clear();
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void Worker::run() {
+  wheel_.start();
+  io_.run();
+  exited_.store(true, std::memory_order_release);
+}
+
+bool Worker::joinFor(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!exited_.load(std::memory_order_acquire)) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  join();
+  return true;
+}
+
+void Worker::postSnapshot(snapshot::SnapshotConstSharedPtr snapshot) {
+  boost::asio::post(
+      io_, [this, snapshot = std::move(snapshot)]() mutable { adopt(std::move(snapshot)); });
+}
+
+void Worker::adopt(snapshot::SnapshotConstSharedPtr snapshot) {
+  auto local = std::make_shared<WorkerSnapshot>();
+  local->pools.reserve(snapshot->pools.size());
+  for (const auto& pool : snapshot->pools) {
+    WorkerSnapshot::Pool p;
+    p.balancer = pool.balancer->create(rng_.next());
+    for (const auto& ep : pool.endpoints) {
+      p.endpoints.push_back(&upstreams_.endpoint(ep.address, ep.endpoint));
+    }
+    local->pools.push_back(std::move(p));
+  }
+  if (stats_.routes.size() < snapshot->routeSlotCount) {
+    stats_.routes.resize(snapshot->routeSlotCount);
+  }
+  local->snapshot = std::move(snapshot);
+  current_ = std::move(local); // sessions pick it up at their next request
+  ++stats_.configApplied;
+}
+
+void Worker::postAddListener(std::string name, int fd, bool ipv6) {
+  boost::asio::post(io_, [this, name = std::move(name), fd, ipv6]() mutable {
+    auto listener = std::make_shared<Listener>(io_, std::move(name));
+    listener->worker = this;
+    listener->self = listener;
+    boost::system::error_code ec;
+    listener->acceptor.assign(ipv6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec || draining_) {
+      ::close(fd);
+      return;
+    }
+    listeners_.push_back(listener);
+    accept(listener);
+  });
+}
+
+void Worker::postRemoveListener(std::string name) {
+  boost::asio::post(io_, [this, name = std::move(name)] {
+    for (auto it = listeners_.begin(); it != listeners_.end(); ++it) {
+      if ((*it)->name == name) {
+        (*it)->open = false;
+        boost::system::error_code ec;
+        (*it)->acceptor.close(ec);
+        listeners_.erase(it);
+        return;
+      }
+    }
+  });
+}
+
+void Worker::accept(const std::shared_ptr<Listener>& listener) {
+  // One readiness wait per batch of connections; accept4 makes each socket non-blocking and
+  // AcceptedSocket spares Asio's per-connection ioctl and EPOLL_CTL_DEL (net/accepted_socket.h).
+  listener->acceptor.async_wait(tcp::acceptor::wait_read,
+                                [this, listener](const boost::system::error_code& ec) {
+                                  if (ec || !listener->open || draining_) {
+                                    return;
+                                  }
+                                  acceptBatch(listener);
+                                });
+}
+
+void Worker::acceptBatch(const std::shared_ptr<Listener>& listener) {
+  constexpr int kBatch = 64; // then let other work run before accepting more
+  const int listenFd = listener->acceptor.native_handle();
+  for (int i = 0; i < kBatch; ++i) {
+    sockaddr_storage storage{};
+    socklen_t length = sizeof(storage);
+    const int fd = ::accept4(listenFd, reinterpret_cast<sockaddr*>(&storage), &length,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) {
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        accept(listener);
+        return;
+      }
+      // EMFILE, ENFILE, ENOBUFS, ENOMEM: the backlog stays readable, so waiting for readiness
+      // would spin. Try again a little later.
+      ++stats_.downstreamAcceptErrors;
+      listener->retry.bind(&Worker::onAcceptRetry, listener.get());
+      wheel_.armAfter(listener->retry, std::chrono::milliseconds(100));
+      return;
+    }
+    tcp::endpoint peer;
+    const size_t peerLength = std::min<size_t>(length, peer.capacity());
+    std::memcpy(peer.data(), &storage, peerLength);
+    peer.resize(peerLength);
+    onAccepted(*listener, fd, peer);
+    if (!listener->open || draining_) {
+      return;
+    }
+  }
+  boost::asio::post(io_, [this, listener] {
+    if (listener->open && !draining_) {
+      acceptBatch(listener);
+    }
+  });
+}
+
+void Worker::onAcceptRetry(void* context) {
+  auto* listener = static_cast<Listener*>(context);
+  if (listener->open && !listener->worker->draining_) {
+    listener->worker->accept(listener->self.lock());
+  }
+}
+
+void Worker::onAccepted(Listener& listener, int fd, const tcp::endpoint& peer) {
+  const snapshot::ListenerInfo* info =
+      current_ ? current_->snapshot->findListener(listener.name) : nullptr;
+  if (info == nullptr) {
+    ::close(fd); // the listener was removed by a config that is still being applied
+    return;
+  }
+  const config::Listener& config = *info->listener;
+  if (config.limits.maxConnections != 0 &&
+      static_cast<uint64_t>(stats_.downstreamConnectionsActive) >= config.limits.maxConnections) {
+    ++stats_.downstreamConnectionsRejected;
+    ::close(fd);
+    return;
+  }
+  tcp::socket socket(io_);
+  boost::system::error_code ec;
+  socket.assign(peer.protocol(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return;
+  }
+  net::AcceptedSocket::adopt(socket);
+  ++stats_.downstreamConnectionsTotal;
+  ++stats_.downstreamConnectionsActive;
+  Session* session = acquireSession();
+  session->start(std::move(socket), peer, config);
+}
+
+Session* Worker::acquireSession() {
+  Session* session = nullptr;
+  if (!free_.empty()) {
+    session = free_.back();
+    free_.pop_back();
+  } else {
+    sessions_.push_back(std::make_unique<Session>(*this));
+    session = sessions_.back().get();
+  }
+  session->liveIndex = live_.size();
+  live_.push_back(session);
+  return session;
+}
+
+void Worker::releaseSession(Session* session) {
+  Session* last = live_.back();
+  live_[session->liveIndex] = last;
+  last->liveIndex = session->liveIndex;
+  live_.pop_back();
+  free_.push_back(session);
+  --stats_.downstreamConnectionsActive;
+  maybeDrained();
+}
+
+void Worker::postDrain(std::function<void()> done) {
+  boost::asio::post(io_, [this, done = std::move(done)]() mutable {
+    draining_ = true;
+    drained_ = std::move(done);
+    for (auto& listener : listeners_) {
+      listener->open = false;
+      boost::system::error_code ec;
+      listener->acceptor.close(ec);
+    }
+    listeners_.clear();
+    upstreams_.closeIdle();
+    const std::vector<Session*> live = live_; // onDrain may release sessions
+    for (Session* session : live) {
+      session->onDrain();
+    }
+    maybeDrained();
+  });
+}
+
+void Worker::maybeDrained() {
+  if (draining_ && live_.empty() && drained_) {
+    auto done = std::move(drained_);
+    drained_ = nullptr;
+    done();
+  }
+}
+
+void Worker::postCollect(std::function<void(WorkerReport)> reply) {
+  boost::asio::post(io_, [this, reply = std::move(reply)] {
+    WorkerReport report;
+    report.worker = index_;
+    report.stats = stats_;
+    const MonotonicTime now = wheel_.now();
+    upstreams_.forEachEndpoint([&](const net::EndpointPool& pool) {
+      report.endpoints.push_back(WorkerReport::Endpoint{
+          pool.address(), pool.idleCount(), pool.consecutiveFailures(), pool.ejected(now)});
+    });
+    reply(std::move(report));
+  });
+}
+
+void Worker::postStop() {
+  boost::asio::post(io_, [this] {
+    // Close everything so that every pending operation completes (as aborted) and run() returns
+    // on its own: sessions' operation memory must not outlive them (see ~Worker).
+    draining_ = true;
+    drained_ = nullptr;
+    for (auto& listener : listeners_) {
+      listener->open = false;
+      boost::system::error_code ec;
+      listener->acceptor.close(ec);
+    }
+    listeners_.clear();
+    const std::vector<Session*> live = live_;
+    for (Session* session : live) {
+      session->shutdown();
+    }
+    upstreams_.closeIdle();
+    wheel_.stop();
+    guard_.reset();
+  });
+}
+
+} // namespace fulcrum::server

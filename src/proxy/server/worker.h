@@ -1,0 +1,137 @@
+#pragma once
+
+// Worker: one thread, one io_context (concurrency hint 1), and everything a connection needs
+// without ever leaving the thread: its SO_REUSEPORT acceptors, its sessions (pooled), its upstream
+// connection pools, its load balancers (built from the snapshot's factories) and its stats shard.
+//
+// Threading contract: the public post*() methods are called by the main thread and only post a
+// message to the worker; every other method runs on the worker's own thread. Nothing here is
+// shared with another thread except through those messages and the immutable Snapshot.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "common/time_source.h"
+#include "proxy/lb/load_balancer.h"
+#include "proxy/lb/rng.h"
+#include "proxy/net/timer_wheel.h"
+#include "proxy/net/upstream_pool.h"
+#include "proxy/snapshot/snapshot.h"
+#include "proxy/stats/metrics.h"
+
+namespace fulcrum::server {
+
+class Session;
+
+// The worker's view of one snapshot: the snapshot itself plus the worker-local state compiled
+// from it (balancers with their own RR position/RNG, endpoint pools resolved once). Sessions hold
+// a shared_ptr for the duration of a request (RCU: the previous one dies with its last request).
+struct WorkerSnapshot {
+  struct Pool {
+    std::unique_ptr<lb::LoadBalancer> balancer;
+    std::vector<net::EndpointPool*> endpoints; // owned by the worker's UpstreamPools
+  };
+  snapshot::SnapshotConstSharedPtr snapshot;
+  std::vector<Pool> pools; // indexed like snapshot->pools
+};
+using WorkerSnapshotPtr = std::shared_ptr<WorkerSnapshot>;
+
+// What a worker reports to the admin server: a copy of its stats and its endpoints' state.
+struct WorkerReport {
+  struct Endpoint {
+    std::string address;
+    size_t idleConnections = 0;
+    uint32_t consecutiveConnectFailures = 0;
+    bool ejected = false;
+  };
+  uint32_t worker = 0;
+  stats::WorkerStats stats;
+  std::vector<Endpoint> endpoints;
+};
+
+class Worker {
+public:
+  Worker(uint32_t index, const TimeSource& time);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  ~Worker();
+
+  // Main thread.
+  void start();
+  void join();
+  // Joins if the thread ends within `timeout`; false if it is still running.
+  bool joinFor(std::chrono::milliseconds timeout);
+  void postSnapshot(snapshot::SnapshotConstSharedPtr snapshot);
+  // Takes ownership of a listening socket `fd` (SO_REUSEPORT member) for listener `name`.
+  void postAddListener(std::string name, int fd, bool ipv6);
+  void postRemoveListener(std::string name);
+  // Stops accepting, closes idle connections, and calls `done` (on the worker thread) once the
+  // last session has ended.
+  void postDrain(std::function<void()> done);
+  // Calls `reply` on the worker thread with a copy of the worker's report.
+  void postCollect(std::function<void(WorkerReport)> reply);
+  // Closes every connection and listener; the thread ends once the aborted operations have
+  // completed.
+  void postStop();
+
+  // Worker thread.
+  boost::asio::io_context& io() { return io_; }
+  net::TimerWheel& wheel() { return wheel_; }
+  net::UpstreamPools& upstreams() { return upstreams_; }
+  stats::WorkerStats& stats() { return stats_; }
+  const WorkerSnapshotPtr& current() const { return current_; }
+  bool draining() const { return draining_; }
+  lb::Rng& rng() { return rng_; }
+  uint32_t index() const { return index_; }
+  void releaseSession(Session* session);
+
+private:
+  struct Listener {
+    std::string name;
+    boost::asio::ip::tcp::acceptor acceptor;
+    bool open = true;
+    Worker* worker = nullptr;
+    std::weak_ptr<Listener> self;
+    net::Timer retry; // accepting again after EMFILE and friends
+    explicit Listener(boost::asio::io_context& io, std::string n)
+        : name(std::move(n)), acceptor(io) {}
+  };
+
+  void run();
+  void adopt(snapshot::SnapshotConstSharedPtr snapshot);
+  void accept(const std::shared_ptr<Listener>& listener);
+  void acceptBatch(const std::shared_ptr<Listener>& listener);
+  void onAccepted(Listener& listener, int fd, const boost::asio::ip::tcp::endpoint& peer);
+  static void onAcceptRetry(void* context);
+  Session* acquireSession();
+  void maybeDrained();
+
+  uint32_t index_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  net::TimerWheel wheel_;
+  stats::WorkerStats stats_;
+  net::UpstreamPools upstreams_;
+  lb::Rng rng_;
+  WorkerSnapshotPtr current_;
+  std::vector<std::shared_ptr<Listener>> listeners_;
+  std::vector<std::unique_ptr<Session>> sessions_; // every session ever created (pooled)
+  std::vector<Session*> free_;
+  std::vector<Session*> live_; // started and not yet released; Session::liveIndex_ points here
+  bool draining_ = false;
+  std::function<void()> drained_;
+  std::atomic<bool> exited_{false};
+  std::thread thread_;
+};
+
+} // namespace fulcrum::server

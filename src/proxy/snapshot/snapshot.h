@@ -1,0 +1,97 @@
+#pragma once
+
+// Snapshot: one config revision compiled for the data plane, immutable once built.
+//
+// Built on the main thread (compileSnapshot allocates, compiles RE2, builds LB tables), published
+// to every worker as shared_ptr<const Snapshot> (RCU: a worker swaps its pointer between requests;
+// a request keeps the snapshot it started with alive until it ends). Nothing in here is mutated
+// after compileSnapshot returns, so workers read it without locks.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "common/address.h"
+#include "common/result.h"
+#include "common/time_source.h"
+#include "config/schema.h"
+#include "proxy/http/forward.h"
+#include "proxy/http/parser.h"
+#include "proxy/lb/load_balancer.h"
+#include "proxy/router/route_table.h"
+#include "proxy/stats/metrics.h"
+
+namespace fulcrum::snapshot {
+
+struct EndpointInfo {
+  std::string address; // as configured, "ip:port"; the key of the per-worker upstream pools
+  boost::asio::ip::tcp::endpoint endpoint;
+  uint32_t weight = 1;
+};
+
+struct PoolInfo {
+  const config::Pool* pool = nullptr;  // owned by Snapshot::config
+  std::vector<EndpointInfo> endpoints; // indexed like pool->endpoints
+  lb::LoadBalancerFactorySharedPtr balancer;
+};
+
+struct ListenerInfo {
+  const config::Listener* listener = nullptr; // owned by Snapshot::config
+  SocketAddress address;
+};
+
+// A rule's filters in the shape the data plane applies them: header edits as views into the
+// snapshot's Config (what http::writeUpstreamRequestHead / writeDownstreamResponseHead take),
+// the URL rewrite and the redirect, if any.
+struct RuleFilters {
+  std::vector<std::string_view> requestRemove;
+  std::vector<http::HeaderField> requestSet;
+  std::vector<http::HeaderField> requestAdd;
+  std::vector<std::string_view> responseRemove;
+  std::vector<http::HeaderField> responseSet;
+  std::vector<http::HeaderField> responseAdd;
+  const config::UrlRewrite* rewrite = nullptr;
+  const config::Redirect* redirect = nullptr;
+
+  http::HeaderEdits requestEdits() const { return {requestRemove, requestSet, requestAdd}; }
+  http::HeaderEdits responseEdits() const { return {responseRemove, responseSet, responseAdd}; }
+};
+
+struct Snapshot {
+  uint64_t generation = 0; // 1 for the first config, +1 per applied revision
+  std::string file;        // where it was loaded from
+  std::string hash;        // xxh64 of the source text
+  std::string source;      // the source text
+  SystemTime compiledAt;
+
+  config::Config config;
+  router::RouteTablePtr routes;                      // points into `config`
+  std::vector<PoolInfo> pools;                       // indexed like config.pools
+  std::vector<ListenerInfo> listeners;               // indexed like config.listeners
+  std::vector<uint32_t> routeSlots;                  // stats slot per route index (RouteSlots)
+  std::vector<std::vector<RuleFilters>> ruleFilters; // [routeIndex][ruleIndex]
+  uint32_t routeSlotCount = 1;                       // every slot < this
+
+  // The listener named `name`, or nullptr.
+  const ListenerInfo* findListener(std::string_view name) const;
+};
+
+using SnapshotConstSharedPtr = std::shared_ptr<const Snapshot>;
+
+struct CompileInput {
+  config::Config config;
+  std::string file;
+  std::string hash;
+  std::string source;
+  uint64_t generation = 0;
+  SystemTime now;
+};
+
+// Compiles a validated config. Fails only where the validator let something through (an
+// endpoint address that is not an IP literal, a route table the router refuses). Main thread.
+Result<SnapshotConstSharedPtr> compileSnapshot(CompileInput input, stats::RouteSlots& slots);
+
+} // namespace fulcrum::snapshot

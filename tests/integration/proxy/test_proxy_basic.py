@@ -1,0 +1,295 @@
+"""fulcrum-proxy end to end: keep-alive, pipelining, routing errors, timeouts, admin endpoints."""
+
+import socket
+import threading
+import time
+
+import fulcrum_test as ft
+from proxy_support import dead_address, requests_seen, simple_config, start_proxy, pool_yaml
+
+
+class KeepAliveTest(ft.TestCase):
+    def test_upstream_connections_are_reused(self):
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo]))
+        before = ft.echo_stats(echo)["connections"]
+        with ft.HttpClient(proxy.addr) as client:
+            for _ in range(30):
+                status, headers, body = client.request("GET", "/")
+                self.assertEqual(status, 200)
+                self.assertEqual(body, b"e1\n")
+        # Several client connections in turn still share the pooled upstream connection.
+        for _ in range(5):
+            status, _, _ = ft.http_request(proxy.addr, "GET", "/")
+            self.assertEqual(status, 200)
+        after = ft.echo_stats(echo)["connections"]
+        # One upstream connection for all 35 requests, plus the first /stats request's own.
+        self.assertLessEqual(after - before, 2, f"{after - before} new upstream connections")
+        self.assertEqual(proxy.metric("fulcrum_upstream_connections_total"), 1)
+        self.assertGreaterEqual(proxy.metric("fulcrum_upstream_requests_reused_total"), 34)
+
+    def test_round_robin_and_forwarded_headers(self):
+        _, e1 = self.start_echo("e1")
+        _, e2 = self.start_echo("e2")
+        proxy = start_proxy(self, simple_config([e1, e2]))
+        seen = []
+        with ft.HttpClient(proxy.addr) as client:
+            for _ in range(4):
+                seen.append(client.request("GET", "/")[2])
+            _, _, body = client.request("GET", "/echo", headers={
+                "X-Forwarded-For": "10.0.0.1", "Connection": "x-private", "X-Private": "secret",
+                "Keep-Alive": "timeout=5"})
+        self.assertEqual(sorted(seen), [b"e1\n", b"e1\n", b"e2\n", b"e2\n"])
+        import json
+        echoed = json.loads(body)
+        names = {name.lower(): value for name, value in echoed["headers"]}
+        self.assertEqual(names["x-forwarded-for"], "10.0.0.1, 127.0.0.1")
+        self.assertEqual(names["x-forwarded-proto"], "http")
+        self.assertEqual(len(names["x-request-id"]), 32)
+        for hop in ("connection", "x-private", "keep-alive"):
+            self.assertNotIn(hop, names)
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo]))
+        paths = ["/echo?delay=200&n=1", "/echo?n=2", "/echo?n=3&pad=" + "x" * 3000, "/echo?n=4",
+                 "/echo?delay=50&n=5"]
+        data = b"".join(f"GET {p} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for p in paths)
+        with ft.connect(proxy.addr) as sock:
+            sock.sendall(data)
+            responses = ft.recv_http_responses(sock, len(paths))
+        self.assertEqual(len(responses), len(paths))
+        for path, response in zip(paths, responses):
+            self.assertEqual(response.status, 200)
+            self.assertIn(path.encode(), response.body)
+
+    def test_head_204_304_and_keep_alive_after(self):
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo]))
+        with ft.connect(proxy.addr) as sock:
+            sock.sendall(b"HEAD /?bytes=100 HTTP/1.1\r\nHost: x\r\n\r\n"
+                         b"GET /?status=204 HTTP/1.1\r\nHost: x\r\n\r\n"
+                         b"GET /?status=304 HTTP/1.1\r\nHost: x\r\n\r\n"
+                         b"GET /?bytes=7 HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            deadline = time.monotonic() + ft.scaled(10)
+            while time.monotonic() < deadline:
+                responses, _ = ft.parse_http_responses(data, head_requests=1)
+                if len([r for r in responses if r.complete]) >= 4:
+                    break
+                data += sock.recv(65536)
+        responses, _ = ft.parse_http_responses(data, head_requests=1)
+        self.assertEqual([r.status for r in responses], [200, 204, 304, 200])
+        self.assertEqual(responses[0].header("content-length"), "100")
+        self.assertEqual(responses[0].body, b"")
+        self.assertEqual(responses[3].body, b"abcdefg")
+
+    def test_expect_100_continue_is_relayed(self):
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo]))
+        with ft.connect(proxy.addr) as sock:
+            sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                         b"Expect: 100-continue\r\n\r\n")
+            interim = b""
+            while b"\r\n\r\n" not in interim:
+                chunk = sock.recv(4096)
+                self.assertTrue(chunk, "closed before 100 Continue")
+                interim += chunk
+            self.assertTrue(interim.startswith(b"HTTP/1.1 100"), interim)
+            sock.sendall(b"hello")
+            rest = interim[interim.index(b"\r\n\r\n") + 4:]
+            responses, _ = ft.parse_http_responses(rest)
+            while not responses or not responses[0].complete:
+                rest += sock.recv(65536)
+                responses, _ = ft.parse_http_responses(rest)
+        self.assertEqual(responses[0].status, 200)
+        self.assertIn(b'"body_bytes":5', responses[0].body)
+
+
+class ErrorsTest(ft.TestCase):
+    def test_no_route_is_404(self):
+        _, echo = self.start_echo("e1")
+        routes = ("  - name: only-a\n    hostnames: [a.example]\n    rules:\n"
+                  "      - backends: [{pool: p}]\n")
+        proxy = start_proxy(self, simple_config([echo], routes=routes))
+        status, _, _ = ft.http_request(proxy.addr, "GET", "/", headers={"Host": "a.example"})
+        self.assertEqual(status, 200)
+        before = requests_seen(echo)
+        status, headers, body = ft.http_request(proxy.addr, "GET", "/",
+                                                headers={"Host": "b.example"})
+        self.assertEqual(status, 404)
+        self.assertIn(b"no route", body)
+        self.assertEqual(requests_seen(echo), before)
+        self.assertEqual(proxy.metric("fulcrum_responses_flagged_total", {"flag": "NR"}), 1)
+        self.assertEqual(proxy.metric("fulcrum_requests_total",
+                                      {"route": "", "code_class": "4xx"}), 1)
+
+    def test_dead_endpoints_give_502_then_503(self):
+        dead1 = dead_address(self)
+        dead2 = dead_address(self)
+        proxy = start_proxy(self, simple_config([dead1, dead2]))
+        status, _, _ = ft.http_request(proxy.addr, "GET", "/")
+        self.assertIn(status, (502, 503))
+        # Both endpoints failed to connect and are ejected on this worker (for 500 ms, doubling
+        # with each failure): requests fail fast with 503. Polled, so a slow machine that lets an
+        # ejection lapse between two requests only takes another round.
+        def fast_503():
+            status, _, body = ft.http_request(proxy.addr, "GET", "/")
+            self.assertIn(status, (502, 503))
+            return status == 503 and b"no healthy upstream" in body
+        ft.wait_until(fast_503, message="503 no healthy upstream")
+        self.assertGreaterEqual(proxy.metric("fulcrum_upstream_connect_failures_total"), 2)
+        self.assertGreaterEqual(proxy.metric("fulcrum_responses_flagged_total", {"flag": "UH"}), 1)
+
+    def test_connect_failure_fails_over_to_a_live_endpoint(self):
+        dead = dead_address(self)
+        _, echo = self.start_echo("live")
+        proxy = start_proxy(self, simple_config([dead, echo]))
+        for _ in range(6):
+            status, _, body = ft.http_request(proxy.addr, "GET", "/")
+            self.assertEqual((status, body), (200, b"live\n"))
+
+    def test_backend_request_timeout_is_504(self):
+        _, echo = self.start_echo("slow")
+        proxy = start_proxy(self, simple_config([echo], timeouts="backendRequest: 300ms"))
+        started = time.monotonic()
+        status, _, body = ft.http_request(proxy.addr, "GET", "/?delay=3000")
+        self.assertEqual(status, 504)
+        self.assertLess(time.monotonic() - started, 2.9)
+        self.assertEqual(proxy.metric("fulcrum_responses_flagged_total", {"flag": "UT"}), 1)
+        # Fast requests on the same route are unaffected.
+        self.assertEqual(ft.http_request(proxy.addr, "GET", "/?delay=10")[0], 200)
+
+    def test_malformed_upstream_response_is_502(self):
+        # A backend that answers garbage: a raw TCP server in this process.
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        addr = "127.0.0.1:%d" % server.getsockname()[1]
+
+        def serve():
+            for _ in range(2):
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc")
+                conn.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            proxy = start_proxy(self, simple_config([addr]))
+            status, _, _ = ft.http_request(proxy.addr, "GET", "/")
+            self.assertEqual(status, 502)
+            self.assertEqual(proxy.metric("fulcrum_responses_flagged_total", {"flag": "UPE"}), 1)
+        finally:
+            server.close()
+
+    def test_slowloris_gets_408(self):
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo], limits="headTimeout: 600ms"))
+        before = requests_seen(echo)
+        with ft.connect(proxy.addr) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            started = time.monotonic()
+            reply = b""
+            sock.settimeout(0.1)
+            # Trickle one header byte every 100 ms: the deadline is absolute, so this must not
+            # keep the connection alive.
+            while time.monotonic() - started < ft.scaled(10):
+                try:
+                    sock.sendall(b"X")
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                try:
+                    data = sock.recv(4096)
+                    if not data:
+                        break
+                    reply += data
+                except socket.timeout:
+                    continue
+                except ConnectionResetError:
+                    break
+            self.assertTrue(reply.startswith(b"HTTP/1.1 408"), reply)
+        self.assertEqual(requests_seen(echo), before)
+        self.assertEqual(proxy.metric("fulcrum_responses_flagged_total", {"flag": "DT"}), 1)
+
+
+class FiltersTest(ft.TestCase):
+    def test_header_modifiers_rewrite_and_redirect(self):
+        _, echo = self.start_echo("e1")
+        routes = (
+            "  - name: api\n"
+            "    rules:\n"
+            "      - matches: [{path: {type: PathPrefix, value: /api}}]\n"
+            "        backends: [{pool: p}]\n"
+            "        filters:\n"
+            "          - type: RequestHeaderModifier\n"
+            "            requestHeaderModifier:\n"
+            "              add: [{name: x-added, value: one}]\n"
+            "              set: [{name: x-set, value: fixed}]\n"
+            "              remove: [x-remove]\n"
+            "          - type: ResponseHeaderModifier\n"
+            "            responseHeaderModifier:\n"
+            "              set: [{name: x-resp, value: yes}]\n"
+            "              remove: [x-backend]\n"
+            "          - type: URLRewrite\n"
+            "            urlRewrite:\n"
+            "              hostname: internal.example\n"
+            "              path: {type: ReplacePrefixMatch, value: /}\n"
+            "      - matches: [{path: {type: Exact, value: /old}}]\n"
+            "        filters:\n"
+            "          - type: RequestRedirect\n"
+            "            requestRedirect: {path: /new, statusCode: 301}\n")
+        proxy = start_proxy(self, simple_config([echo], routes=routes))
+        before = requests_seen(echo)
+        status, headers, body = ft.http_request(
+            proxy.addr, "GET", "/api/echo?q=1",
+            headers={"X-Set": "client", "X-Remove": "gone", "Host": "public.example"})
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("x-resp"), "yes")
+        self.assertIsNone(headers.get("x-backend"))
+        import json
+        echoed = json.loads(body)
+        self.assertEqual(echoed["target"], "/echo?q=1")
+        names = [(n.lower(), v) for n, v in echoed["headers"]]
+        self.assertIn(("x-added", "one"), names)
+        self.assertIn(("x-set", "fixed"), names)
+        self.assertNotIn(("x-set", "client"), names)
+        self.assertNotIn("x-remove", [n for n, _ in names])
+        self.assertIn(("host", "internal.example"), names)
+        status, headers, _ = ft.http_request(proxy.addr, "GET", "/old?x=1",
+                                             headers={"Host": "site.example"})
+        self.assertEqual(status, 301)
+        self.assertTrue(headers.get("location").endswith("site.example/new?x=1") or
+                        "/new?x=1" in headers.get("location"), headers.get("location"))
+        self.assertEqual(requests_seen(echo), before + 1)
+
+
+class AdminTest(ft.TestCase):
+    def test_metrics_config_pools(self):
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo]), workers=2)
+        for _ in range(10):
+            self.assertEqual(ft.http_request(proxy.addr, "GET", "/")[0], 200)
+        self.assertEqual(ft.http_request(proxy.admin, "GET", "/livez")[0], 200)
+        self.assertEqual(proxy.metric("fulcrum_requests_total",
+                                      {"route": "all", "code_class": "2xx"}), 10)
+        self.assertEqual(proxy.metric("fulcrum_config_reloads_total", {"result": "success"}), 1)
+        self.assertGreaterEqual(proxy.metric("fulcrum_downstream_connections_total"), 10)
+        config = ft.get_json(proxy.admin, "/config")
+        self.assertEqual(len(config["hash"]), 16)
+        self.assertIn("applied_at", config)
+        self.assertIn("listeners:", config["source"])
+        self.assertIn(f'fulcrum_config_info{{hash="{config["hash"]}"', proxy.metrics())
+        pools = ft.get_json(proxy.admin, "/pools")["pools"]
+        self.assertEqual(pools[0]["name"], "p")
+        self.assertEqual(pools[0]["endpoints"][0]["address"], echo)
+        self.assertEqual(pools[0]["endpoints"][0]["state"], "healthy")
+        self.assertEqual(pools[0]["endpoints"][0]["weight"], 1)
+
+
+if __name__ == "__main__":
+    ft.main()

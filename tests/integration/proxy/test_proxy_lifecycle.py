@@ -1,0 +1,224 @@
+"""fulcrum-proxy lifecycle: config reload under load (file watch and SIGHUP), invalid configs,
+listener changes, readiness, drain, and --validate."""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import fulcrum_test as ft
+from proxy_support import pool_yaml, simple_config, start_proxy
+
+
+def two_pool_config(e1, e2, v2_route=True, listener2=False):
+    routes = "  - name: main\n    rules:\n      - backends: [{pool: one}]\n"
+    if v2_route:
+        routes = ("  - name: v2\n    rules:\n      - matches: [{path: {type: PathPrefix, "
+                  "value: /v2}}]\n        backends: [{pool: two}]\n") + routes
+    listeners = "  - name: web\n    address: 127.0.0.1:0\n"
+    if listener2:
+        listeners += "  - name: extra\n    address: 127.0.0.1:0\n"
+    return ("apiVersion: fulcrum/v1\n"
+            f"listeners:\n{listeners}"
+            f"routes:\n{routes}"
+            f"pools:\n{pool_yaml('one', [e1])}{pool_yaml('two', [e2])}")
+
+
+class Hammer:
+    """Keep-alive GETs in a loop from a thread; counts successes and failures."""
+
+    def __init__(self, addr, path="/"):
+        self.addr = addr
+        self.path = path
+        self.ok = 0
+        self.failures = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        client = ft.HttpClient(self.addr)
+        while not self._stop.is_set():
+            try:
+                status, _, _ = client.request("GET", self.path)
+                if status == 200:
+                    self.ok += 1
+                else:
+                    self.failures.append(status)
+            except Exception as error:  # noqa: BLE001 - every failure counts
+                self.failures.append(repr(error))
+                client.close()
+                client = ft.HttpClient(self.addr)
+        client.close()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+
+def write_atomically(path, text):
+    """Like editors and config tools: write a temp file, then rename it over the config."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+class ReloadTest(ft.TestCase):
+    def test_reload_under_load(self):
+        _, e1 = self.start_echo("one")
+        _, e2 = self.start_echo("two")
+        proxy = start_proxy(self, two_pool_config(e1, e2, v2_route=False))
+        path = proxy.config_path
+        self.assertEqual(ft.http_request(proxy.addr, "GET", "/v2/x")[2], b"one\n")
+        hammers = [Hammer(proxy.addr), Hammer(proxy.addr, "/v2/x")]
+        try:
+            def reloads():
+                return proxy.metric("fulcrum_config_reloads_total", {"result": "success"})
+
+            # 1. In place, new route: /v2 goes to pool two.
+            with open(path, "w") as f:
+                f.write(two_pool_config(e1, e2, v2_route=True))
+            ft.wait_until(lambda: ft.http_request(proxy.addr, "GET", "/v2/x")[2] == b"two\n",
+                          message="new route applied")
+            # 2. Invalid: an unknown pool. Refused with a located error; the old config serves.
+            bad = two_pool_config(e1, e2).replace("[{pool: two}]", "[{pool: three}]")
+            write_atomically(path, bad)
+            line = proxy.process.wait_for_line(r"proxy\.yaml:(\d+):(\d+): .*three", stream="stderr")
+            self.assertGreater(int(line.group(1)), 0)
+            self.assertEqual(ft.http_request(proxy.addr, "GET", "/v2/x")[2], b"two\n")
+            self.assertEqual(proxy.metric("fulcrum_config_reloads_total", {"result": "failure"}), 1)
+            # 3. Rename-replace back to one route, then SIGHUP after an in-place edit.
+            write_atomically(path, two_pool_config(e1, e2, v2_route=False))
+            ft.wait_until(lambda: ft.http_request(proxy.addr, "GET", "/v2/x")[2] == b"one\n",
+                          message="route removed")
+            count = reloads()
+            with open(path, "w") as f:
+                f.write(two_pool_config(e1, e2, v2_route=True) + "\n# edited\n")
+            proxy.process.send_signal(signal.SIGHUP)
+            ft.wait_until(lambda: reloads() > count, message="SIGHUP reload")
+            ft.wait_until(lambda: ft.http_request(proxy.addr, "GET", "/v2/x")[2] == b"two\n")
+            time.sleep(0.2)  # let the hammers run on the last revision too
+        finally:
+            for hammer in hammers:
+                hammer.stop()
+        for hammer in hammers:
+            self.assertEqual(hammer.failures, [], "requests failed during reloads")
+            self.assertGreater(hammer.ok, 20)
+        # Kept-alive connections survived every reload: no new client connection was needed.
+        self.assertLessEqual(proxy.metric("fulcrum_downstream_connections_total"), 30)
+
+    def test_listeners_added_and_removed_without_dropping_connections(self):
+        _, e1 = self.start_echo("one")
+        _, e2 = self.start_echo("two")
+        proxy = start_proxy(self, two_pool_config(e1, e2))
+        client = ft.HttpClient(proxy.addr)
+        self.assertEqual(client.request("GET", "/")[0], 200)
+        port = client.local_port
+        mark = proxy.process.mark()
+        write_atomically(proxy.config_path, two_pool_config(e1, e2, listener2=True))
+        extra = proxy.process.wait_for_line(r"^listening extra on (\S+)$", since=mark).group(1)
+        self.assertEqual(ft.http_request(extra, "GET", "/")[0], 200)
+        write_atomically(proxy.config_path, two_pool_config(e1, e2, listener2=False))
+        proxy.process.wait_for_line(r"closed listener extra", stream="stderr")
+        ft.wait_until(lambda: _refused(extra), message="extra listener closed")
+        # The connection opened before both reloads is still the same one.
+        self.assertEqual(client.request("GET", "/")[0], 200)
+        self.assertEqual(client.local_port, port)
+        client.close()
+
+
+def _refused(addr):
+    try:
+        ft.http_request(addr, "GET", "/", timeout=2)
+    except OSError:
+        return True
+    return False
+
+
+class ReadinessTest(ft.TestCase):
+    def test_not_ready_until_a_valid_config_arrives(self):
+        _, echo = self.start_echo("e1")
+        path = self.write_file("proxy.yaml", "apiVersion: fulcrum/v1\nlisteners: [\n")
+        process = self.start([ft.bin_path("fulcrum-proxy"), "--config", path, "--admin",
+                              "127.0.0.1:0", "--workers", 1], name="proxy")
+        admin = process.wait_for_line(r"^admin on (\S+)$").group(1)
+        self.assertEqual(ft.http_request(admin, "GET", "/livez")[0], 200)
+        status, _, body = ft.http_request(admin, "GET", "/readyz")
+        self.assertEqual(status, 503)
+        process.wait_for_line(r"proxy\.yaml:\d+:\d+:", stream="stderr")
+        write_atomically(path, simple_config([echo]))
+        listen = process.wait_for_line(r"^listening web on (\S+)$").group(1)
+        ft.wait_until(lambda: ft.http_request(admin, "GET", "/readyz")[0] == 200)
+        self.assertEqual(ft.http_request(listen, "GET", "/")[2], b"e1\n")
+
+
+class DrainTest(ft.TestCase):
+    def test_sigterm_drains(self):
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo]), workers=2)
+        idle = ft.connect(proxy.addr)
+        idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(ft.recv_http_responses(idle, 1)[0].status, 200)
+
+        result = {}
+
+        def slow():
+            with ft.connect(proxy.addr) as sock:
+                sock.sendall(b"GET /?delay=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+                result["response"] = ft.recv_http_responses(sock, 1)[0]
+                result["closed"] = ft.recv_until_close(sock, timeout=5).closed
+
+        thread = threading.Thread(target=slow)
+        thread.start()
+        ft.wait_until(lambda: proxy.metric("fulcrum_downstream_connections_active") >= 2)
+        # The slow request has reached the backend (the idle connection's GET was the first).
+        ft.wait_until(lambda: ft.echo_stats(echo)["requests"] >= 2, message="slow request sent")
+        proxy.process.send_signal(signal.SIGTERM)
+        ft.wait_until(lambda: ft.http_request(proxy.admin, "GET", "/readyz")[0] == 503,
+                      ignore=(OSError,), timeout=5)
+        ft.wait_until(lambda: _refused(proxy.addr), message="listener closed", timeout=5)
+        # The idle keep-alive connection is closed by the proxy.
+        self.assertTrue(ft.recv_until_close(idle, timeout=5).closed)
+        idle.close()
+        thread.join(ft.scaled(10))
+        self.assertEqual(result["response"].status, 200)
+        self.assertEqual(result["response"].header("connection"), "close")
+        self.assertTrue(result["closed"])
+        self.assertEqual(proxy.process.wait(ft.scaled(10)), 0)
+
+    def test_drain_timeout_bounds_the_exit(self):
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo]), extra=("--drain-timeout", "300"))
+        sock = ft.connect(proxy.addr)
+        sock.sendall(b"GET /?delay=20000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        started = time.monotonic()
+        proxy.process.send_signal(signal.SIGTERM)
+        self.assertEqual(proxy.process.wait(ft.scaled(10)), 0)
+        self.assertLess(time.monotonic() - started, 5)
+        sock.close()
+
+
+class ValidateTest(ft.TestCase):
+    def test_validate_exit_codes(self):
+        proxy = ft.bin_path("fulcrum-proxy")
+        good = self.write_file("good.yaml", simple_config(["127.0.0.1:9"]))
+        bad = self.write_file("bad.yaml", simple_config(["127.0.0.1:9"]).replace(
+            "[{pool: p}]", "[{pool: nope}]"))
+        run = lambda *args: subprocess.run([proxy, *args], capture_output=True, text=True,
+                                           timeout=ft.scaled(30))
+        ok = run("--validate", "--config", good)
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        failed = run("--validate", "--config", bad)
+        self.assertEqual(failed.returncode, 1)
+        self.assertRegex(failed.stderr, r"bad\.yaml:\d+:\d+: routes\[0\]")
+        self.assertEqual(run("--validate").returncode, 2)
+        self.assertEqual(run("--no-such-flag").returncode, 2)
+        self.assertTrue(re.search(r"--workers", run("--help").stdout))
+
+
+if __name__ == "__main__":
+    ft.main()
