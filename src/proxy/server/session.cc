@@ -4,9 +4,12 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <optional>
+#include <span>
 
 #include <boost/asio/write.hpp>
 
+#include "proxy/lb/hash.h"
 #include "proxy/router/filters.h"
 #include "proxy/server/request_target.h"
 
@@ -28,6 +31,9 @@ constexpr std::chrono::milliseconds kLingerTimeout = 2s;
 constexpr std::chrono::milliseconds kErrorWriteTimeout = 10s;
 constexpr size_t kLingerMaxBytes = 1 << 20;
 constexpr uint32_t kMaxConnectAttempts = 3;
+// Sticky splits hash their key with their own seed, so that a pool's hashOn on the same header
+// does not correlate with the side of the split.
+constexpr uint64_t kStickySplitSeed = 0x73706c6974ULL;
 // Upstream response heads are held to the same size limit as request heads by default.
 constexpr uint32_t kMaxResponseHeadBytes = 64 * 1024;
 constexpr uint32_t kMaxResponseHeaders = 200;
@@ -48,6 +54,45 @@ void writeRedirect(uint16_t status, std::string_view location, std::string& out)
   out.append("\r\nLocation: ");
   out.append(location);
   out.append("\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+}
+
+// The value of the first header `name` (case-insensitive), if any.
+std::optional<std::string_view> findHeader(std::span<const http::HeaderField> headers,
+                                           std::string_view name) {
+  for (const http::HeaderField& field : headers) {
+    if (http::iequals(field.name, name)) {
+      return field.value;
+    }
+  }
+  return std::nullopt;
+}
+
+// The value of cookie `name` in the request's Cookie headers ("a=1; b=2"), if any.
+std::optional<std::string_view> findCookie(std::span<const http::HeaderField> headers,
+                                           std::string_view name) {
+  for (const http::HeaderField& field : headers) {
+    if (!http::iequals(field.name, "cookie")) {
+      continue;
+    }
+    std::string_view rest = field.value;
+    while (!rest.empty()) {
+      const size_t end = rest.find(';');
+      std::string_view pair = rest.substr(0, end);
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+      while (!pair.empty() && (pair.front() == ' ' || pair.front() == '\t')) {
+        pair.remove_prefix(1);
+      }
+      const size_t eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
+        std::string_view value = pair.substr(eq + 1);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+          value.remove_suffix(1);
+        }
+        return value;
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 } // namespace
@@ -99,6 +144,7 @@ void Session::resetRequest() {
   routeSlot_ = stats::RouteSlots::kUnrouted;
   endpoint_ = nullptr;
   endpointIndex_ = -1;
+  hashKey_.reset();
   up_ = nullptr;
   reused_ = false;
   connectAttempts_ = 0;
@@ -271,12 +317,38 @@ void Session::route() {
     return;
   }
 
-  const uint32_t pool = router::pickBackend(*rule_, worker_.rng().next());
+  const std::span<const http::HeaderField> headers(req_.headers);
+  std::optional<std::string_view> sticky;
+  if (rule_->backends.size() > 1 && rule_->rule != nullptr && rule_->rule->stickyHashOn) {
+    sticky = findHeader(headers, *rule_->rule->stickyHashOn);
+  }
+  // Sticky: the same header value always takes the same side of the split; without it, random.
+  const uint64_t splitKey = sticky ? lb::hashKey(*sticky, kStickySplitSeed) : worker_.rng().next();
+  const uint32_t pool = router::pickBackend(*rule_, splitKey);
   if (pool == router::kNoBackend || pool >= snap_->pools.size()) {
     respondError(503, ResponseFlag::NoHealthyUpstream, "no backend for this route");
     return;
   }
   poolIndex_ = pool;
+  // The consistent-hash key is taken now, while the head's views into in_ are valid. Without
+  // the header or cookie, the balancer picks at random.
+  if (const std::optional<config::HashOn>& hashOn = snapshot.pools[pool].pool->hashOn) {
+    std::optional<std::string_view> key;
+    switch (hashOn->kind) {
+    case config::HashOn::Kind::Header:
+      key = findHeader(headers, hashOn->name);
+      break;
+    case config::HashOn::Kind::Cookie:
+      key = findCookie(headers, hashOn->name);
+      break;
+    case config::HashOn::Kind::ClientIp:
+      key = std::string_view(clientIp_, clientIpLen_);
+      break;
+    }
+    if (key) {
+      hashKey_ = lb::hashKey(*key);
+    }
+  }
 
   // The upstream head is written now, while the head's views into in_ are valid.
   char requestId[32];
@@ -362,6 +434,7 @@ void Session::pickAndConnect() {
   const MonotonicTime now = worker_.wheel().now();
   lb::PickContext context;
   context.avoid = endpointIndex_;
+  context.hash = hashKey_;
   int64_t chosen = -1;
   for (size_t tries = 0; tries < std::max<size_t>(endpoints.size(), 1); ++tries) {
     const int64_t index = pool.balancer->pick(context);

@@ -19,6 +19,7 @@
 // close) the epoch is bumped and stale handlers only do their bookkeeping.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <boost/asio/bind_allocator.hpp>
@@ -153,6 +154,7 @@ private:
   uint32_t routeSlot_ = 0;
   uint32_t poolIndex_ = 0;
   int64_t endpointIndex_ = -1;
+  std::optional<uint64_t> hashKey_; // the pool's hashOn key of this request (ring_hash, maglev)
   net::EndpointPool* endpoint_ = nullptr;
   net::UpstreamConnection* up_ = nullptr;
   bool reused_ = false;
