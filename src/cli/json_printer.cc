@@ -1,7 +1,5 @@
 #include <ostream>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/printer.h"
 
 namespace fulcrum::cli {
@@ -12,25 +10,35 @@ public:
   explicit JsonPrinter(std::ostream& out) : out_(out) {}
 
   void printDiagnostics(const std::vector<config::Diagnostic>& errors) override {
-    auto list = nlohmann::ordered_json::array();
-    for (const auto& e : errors) {
-      list.push_back({{"file", e.file},
-                      {"line", e.line},
-                      {"column", e.column},
-                      {"path", e.path},
-                      {"message", e.message}});
-    }
-    // Invalid UTF-8 from the user's file is replaced rather than aborting the output.
-    out_ << list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    write(diagnosticsJson(errors));
   }
 
   void printValid(const config::Config&, const std::string&) override { out_ << "[]\n"; }
 
+  void print(const View& view) override { write(view.data); }
+
 private:
+  void write(const Json& value) {
+    // Invalid UTF-8 from the user's file is replaced rather than aborting the output.
+    out_ << value.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';
+  }
+
   std::ostream& out_;
 };
 
 } // namespace
+
+Json diagnosticsJson(const std::vector<config::Diagnostic>& errors) {
+  auto list = Json::array();
+  for (const auto& e : errors) {
+    list.push_back({{"file", e.file},
+                    {"line", e.line},
+                    {"column", e.column},
+                    {"path", e.path},
+                    {"message", e.message}});
+  }
+  return list;
+}
 
 PrinterPtr makeJsonPrinter(std::ostream& out) {
   return std::make_unique<JsonPrinter>(out);

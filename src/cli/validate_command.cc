@@ -27,7 +27,7 @@ public:
 
   int run(std::ostream& out, std::ostream& err) override {
     auto printer =
-        makePrinter(format_ == "json" ? OutputFormat::Json : OutputFormat::Text, out, err);
+        makePrinter(format_ == "json" ? OutputFormat::Json : OutputFormat::Table, out, err);
     config::LoadResult result = config::loadFiles(files_);
     if (!result.ok()) {
       printer->printDiagnostics(result.errors);
