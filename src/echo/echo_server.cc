@@ -25,6 +25,7 @@
 #include <boost/asio/write.hpp>
 
 #include "echo/request_parser.h"
+#include "proxy/http/forward.h"
 
 namespace fulcrum::echo {
 
@@ -72,67 +73,6 @@ std::string_view httpDate() {
     cachedSecond = now;
   }
   return {text.data(), length};
-}
-
-std::string_view reasonPhrase(int status) {
-  switch (status) {
-  case 200:
-    return "OK";
-  case 201:
-    return "Created";
-  case 202:
-    return "Accepted";
-  case 204:
-    return "No Content";
-  case 206:
-    return "Partial Content";
-  case 301:
-    return "Moved Permanently";
-  case 302:
-    return "Found";
-  case 304:
-    return "Not Modified";
-  case 307:
-    return "Temporary Redirect";
-  case 308:
-    return "Permanent Redirect";
-  case 400:
-    return "Bad Request";
-  case 401:
-    return "Unauthorized";
-  case 403:
-    return "Forbidden";
-  case 404:
-    return "Not Found";
-  case 405:
-    return "Method Not Allowed";
-  case 408:
-    return "Request Timeout";
-  case 409:
-    return "Conflict";
-  case 413:
-    return "Content Too Large";
-  case 417:
-    return "Expectation Failed";
-  case 429:
-    return "Too Many Requests";
-  case 431:
-    return "Request Header Fields Too Large";
-  case 500:
-    return "Internal Server Error";
-  case 501:
-    return "Not Implemented";
-  case 502:
-    return "Bad Gateway";
-  case 503:
-    return "Service Unavailable";
-  case 504:
-    return "Gateway Timeout";
-  case 505:
-    return "HTTP Version Not Supported";
-  default:
-    return "Status";
-  }
 }
 
 void appendUint(std::string& out, uint64_t value) {
@@ -550,7 +490,7 @@ asio::awaitable<bool> Session::writeResponse(int status, std::string_view conten
   out_.append("HTTP/1.1 ");
   appendUint(out_, static_cast<uint64_t>(status));
   out_.push_back(' ');
-  out_.append(reasonPhrase(status));
+  out_.append(http::reasonPhrase(static_cast<uint16_t>(status)));
   out_.append("\r\nX-Backend: ").append(state_.name);
   out_.append("\r\nDate: ").append(httpDate());
   if (!bodyless) {

@@ -428,6 +428,8 @@ std::string_view reasonPhrase(uint16_t status) {
     return "Method Not Allowed";
   case 408:
     return "Request Timeout";
+  case 409:
+    return "Conflict";
   case 411:
     return "Length Required";
   case 413:
