@@ -138,7 +138,15 @@ void Session::start(tcp::socket socket, const tcp::endpoint& peer,
   readHead();
 }
 
+void Session::releaseActive() {
+  if (activeSlot_ != nullptr) {
+    --*activeSlot_;
+    activeSlot_ = nullptr;
+  }
+}
+
 void Session::resetRequest() {
+  releaseActive();
   rule_ = nullptr;
   filters_ = nullptr;
   routeSlot_ = stats::RouteSlots::kUnrouted;
@@ -182,6 +190,7 @@ bool Session::handlerDone(uint32_t epoch) {
 void Session::release() {
   net::TimerWheel::disarm(timer_);
   phase_ = Phase::Idle;
+  releaseActive();
   snap_.reset();
   in_.clear();
   out_.clear();
@@ -266,6 +275,7 @@ void Session::route() {
   firstRequest_ = false;
   requestStart_ = worker_.wheel().now();
   if (snap_ != worker_.current()) {
+    releaseActive();
     snap_ = worker_.current(); // RCU: this request runs on the newest snapshot
   }
   const snapshot::Snapshot& snapshot = *snap_->snapshot;
@@ -432,9 +442,11 @@ void Session::pickAndConnect() {
   WorkerSnapshot::Pool& pool = snap_->pools[poolIndex_];
   const auto& endpoints = pool.endpoints;
   const MonotonicTime now = worker_.wheel().now();
+  releaseActive(); // a retry gives back the failed endpoint's count before picking again
   lb::PickContext context;
   context.avoid = endpointIndex_;
   context.hash = hashKey_;
+  context.activeRequests = pool.active;
   int64_t chosen = -1;
   for (size_t tries = 0; tries < std::max<size_t>(endpoints.size(), 1); ++tries) {
     const int64_t index = pool.balancer->pick(context);
@@ -453,6 +465,8 @@ void Session::pickAndConnect() {
   }
   endpointIndex_ = chosen;
   endpoint_ = endpoints[chosen];
+  activeSlot_ = &pool.active[chosen];
+  ++*activeSlot_;
   up_ = worker_.upstreams().takeIdle(*endpoint_);
   if (up_ != nullptr) {
     reused_ = true;

@@ -120,6 +120,8 @@ private:
   }
 
   void resetRequest();
+
+  void releaseActive();
   void countResponse(uint16_t status);
 
   Worker& worker_;
@@ -155,6 +157,9 @@ private:
   uint32_t poolIndex_ = 0;
   int64_t endpointIndex_ = -1;
   std::optional<uint64_t> hashKey_; // the pool's hashOn key of this request (ring_hash, maglev)
+  // The in-flight count this request holds (an element of snap_->pools[poolIndex_].active), or
+  // null. Valid while snap_ is held; dropped by releaseActive() before snap_ changes.
+  uint32_t* activeSlot_ = nullptr;
   net::EndpointPool* endpoint_ = nullptr;
   net::UpstreamConnection* up_ = nullptr;
   bool reused_ = false;

@@ -76,6 +76,7 @@ void Worker::adopt(snapshot::SnapshotConstSharedPtr snapshot) {
     for (const auto& ep : pool.endpoints) {
       p.endpoints.push_back(&upstreams_.endpoint(ep.address, ep.endpoint));
     }
+    p.active.assign(p.endpoints.size(), 0);
     local->pools.push_back(std::move(p));
   }
   if (stats_.routes.size() < snapshot->routeSlotCount) {

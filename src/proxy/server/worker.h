@@ -40,6 +40,10 @@ struct WorkerSnapshot {
   struct Pool {
     std::unique_ptr<lb::LoadBalancer> balancer;
     std::vector<net::EndpointPool*> endpoints; // owned by the worker's UpstreamPools
+    // Requests of this worker in flight to each endpoint (least_request), indexed like
+    // endpoints. Counted per snapshot: a session holds its WorkerSnapshot until its request
+    // ends, so its decrement always lands in the vector it incremented.
+    std::vector<uint32_t> active;
   };
   snapshot::SnapshotConstSharedPtr snapshot;
   std::vector<Pool> pools; // indexed like snapshot->pools

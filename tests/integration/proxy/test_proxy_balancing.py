@@ -64,6 +64,26 @@ class BalancingTest(ft.TestCase):
         for name in ("e1", "e2", "e3"):
             self.assertGreater(counts[name], 200, counts)
 
+    def test_least_request_prefers_the_less_loaded_endpoint(self):
+        e1, e2 = self.start_echoes("e1", "e2")
+        proxy = start_proxy(self, pool_config([(e1, 1), (e2, 1)], "least_request"))
+        # 20 slow requests in flight at once, picked one after another on the single worker: each
+        # pick sees the requests before it, so P2C over two endpoints always takes the less loaded
+        # one and the split is exact. A load-blind pick would be binomial (10 +- 2.2).
+        host, port = proxy.addr.rsplit(":", 1)
+        conns = []
+        try:
+            for _ in range(20):
+                conn = http.client.HTTPConnection(host, int(port), timeout=ft.scaled(60))
+                conn.request("GET", "/?delay=5000")
+                conns.append(conn)
+            counts = collections.Counter(
+                conn.getresponse().read().decode().strip() for conn in conns)
+        finally:
+            for conn in conns:
+                conn.close()
+        self.assertEqual(counts, {"e1": 10, "e2": 10})
+
     def check_consistent(self, algorithm, hash_on, request_for_key):
         """request_for_key(addr, key) -> backend name. Same key, same backend; keys spread."""
         e1, e2, e3 = self.start_echoes("e1", "e2", "e3")
