@@ -113,6 +113,33 @@ Session::~Session() {
 void Session::start(tcp::socket socket, const tcp::endpoint& peer,
                     const config::Listener& listener) {
   client_ = std::move(socket);
+  boost::system::error_code ec;
+  const std::string ip = peer.address().to_string(ec);
+  adoptConnection(listener, ip);
+  snap_ = worker_.current();
+  phase_ = Phase::ReadingHead;
+  firstRequest_ = true;
+  resetRequest();
+  // A new connection has headTimeout to deliver its first head, counted from accept.
+  worker_.wheel().armAfter(timer_, limits_.headTimeout);
+  readHead();
+}
+
+void Session::resume(ParkedConnection& parked) {
+  client_ = std::move(parked.socket);
+  adoptConnection(*parked.listener, std::string_view(parked.clientIp, parked.clientIpLen));
+  snap_ = std::move(parked.snap);
+  phase_ = Phase::ReadingHead;
+  firstRequest_ = false;
+  idleDeadline_ = {};
+  resetRequest();
+  // Bytes are waiting: the absolute head deadline starts now (and again in onHeadRead).
+  worker_.wheel().armAfter(timer_, limits_.headTimeout);
+  readHead();
+}
+
+void Session::adoptConnection(const config::Listener& listener, std::string_view clientIp) {
+  listener_ = &listener;
   listenerName_ = &listener.name;
   limits_ = listener.limits;
   parseLimits_.maxRequestLine = limits_.maxRequestLineBytes;
@@ -125,17 +152,8 @@ void Session::start(tcp::socket socket, const tcp::endpoint& peer,
   out_.reserve(bufferBytes);
   in_.clear();
   out_.clear();
-  boost::system::error_code ec;
-  const std::string ip = peer.address().to_string(ec);
-  clientIpLen_ = std::min(ip.size(), sizeof(clientIp_));
-  std::copy_n(ip.data(), clientIpLen_, clientIp_);
-  snap_ = worker_.current();
-  phase_ = Phase::ReadingHead;
-  firstRequest_ = true;
-  resetRequest();
-  // A new connection has headTimeout to deliver its first head, counted from accept.
-  worker_.wheel().armAfter(timer_, limits_.headTimeout);
-  readHead();
+  clientIpLen_ = std::min(clientIp.size(), sizeof(clientIp_));
+  std::copy_n(clientIp.data(), clientIpLen_, clientIp_);
 }
 
 void Session::releaseActive() {
@@ -197,6 +215,26 @@ void Session::release() {
   worker_.releaseSession(this);
 }
 
+// The keep-alive connection has been idle for kParkAfter with only its head read pending: cancel
+// that read; its completion (onHeadRead) finishes the hand-over to the worker.
+void Session::park() {
+  phase_ = Phase::Parking;
+  boost::system::error_code ignored;
+  client_.cancel(ignored);
+}
+
+void Session::completePark() {
+  net::TimerWheel::disarm(timer_);
+  releaseActive();
+  worker_.park(std::move(client_), std::move(snap_), *listener_,
+               std::string_view(clientIp_, clientIpLen_), idleDeadline_);
+  phase_ = Phase::Idle;
+  idleDeadline_ = {};
+  in_.clear();
+  out_.clear();
+  worker_.releaseSession(this, /*connectionClosed=*/false);
+}
+
 void Session::countResponse(uint16_t status) {
   worker_.stats().countResponse(routeSlot_, status);
 }
@@ -233,6 +271,14 @@ void Session::readHead() {
 }
 
 void Session::onHeadRead(const boost::system::error_code& ec, size_t n) {
+  if (phase_ == Phase::Parking) {
+    if (ec == boost::asio::error::operation_aborted) {
+      completePark();
+      return;
+    }
+    phase_ = Phase::ReadingHead; // bytes or EOF beat the cancel: carry on unparked
+  }
+  idleDeadline_ = {};
   if (ec) {
     // EOF between requests is the normal end of a keep-alive connection.
     abort(in_.empty() ? ResponseFlag::None : ResponseFlag::DownstreamReset);
@@ -1014,7 +1060,9 @@ void Session::finishExchange() {
     parseHead();
     return;
   }
-  worker_.wheel().armAfter(timer_, limits_.idleTimeout);
+  const MonotonicTime now = worker_.wheel().now();
+  idleDeadline_ = now + limits_.idleTimeout;
+  worker_.wheel().arm(timer_, std::min(idleDeadline_, now + Worker::kParkAfter));
   readHead();
 }
 
@@ -1136,7 +1184,10 @@ void Session::onTimer() {
   const MonotonicTime now = worker_.wheel().now();
   switch (phase_) {
   case Phase::ReadingHead:
-    if (in_.empty()) {
+    if (in_.empty() && idleDeadline_ != MonotonicTime{} && now < idleDeadline_ && pending_ == 1 &&
+        !worker_.draining()) {
+      park();
+    } else if (in_.empty()) {
       abort(ResponseFlag::None); // idle keep-alive connection (or a client that never spoke)
     } else {
       respondError(408, ResponseFlag::DownstreamHeadTimeout, "request head timeout");
@@ -1163,6 +1214,7 @@ void Session::onTimer() {
   case Phase::Lingering:
     abort(ResponseFlag::None);
     return;
+  case Phase::Parking:
   case Phase::Idle:
   case Phase::Closed:
     return;

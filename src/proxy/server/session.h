@@ -50,6 +50,9 @@ public:
   void start(boost::asio::ip::tcp::socket socket, const boost::asio::ip::tcp::endpoint& peer,
              const config::Listener& listener);
 
+  // Continues a connection that waited parked (Worker::park) and now has bytes to read.
+  void resume(ParkedConnection& parked);
+
   // The worker is draining: an idle keep-alive connection is closed now; a busy one finishes
   // its request and answers with `Connection: close`.
   void onDrain();
@@ -57,13 +60,15 @@ public:
   // The worker is stopping: closes both connections now (pending operations complete aborted).
   void shutdown() { abort(stats::ResponseFlag::None); }
 
-  // Index in the worker's live list (maintained by the worker).
+  // Index in the worker's live list and in its owning list (maintained by the worker).
   size_t liveIndex = 0;
+  size_t ownerIndex = 0;
 
 private:
   enum class Phase : uint8_t {
     Idle,        // not started / released
     ReadingHead, // waiting for (the rest of) a request head
+    Parking,     // idle read cancelled; the connection moves to the worker once it completes
     Connecting,  // connecting to the picked endpoint
     Exchanging,  // request forwarded, upload and/or download in progress
     Responding,  // writing a proxy-generated response, then closing
@@ -120,6 +125,9 @@ private:
   }
 
   void resetRequest();
+  void adoptConnection(const config::Listener& listener, std::string_view clientIp);
+  void park();
+  void completePark();
 
   void releaseActive();
   void countResponse(uint16_t status);
@@ -133,6 +141,7 @@ private:
   uint32_t pending_ = 0; // asynchronous operations outstanding
 
   // Connection-scoped.
+  const config::Listener* listener_ = nullptr; // owned by snap_
   const std::string* listenerName_ = nullptr;
   config::ListenerLimits limits_;
   http::Limits parseLimits_;
@@ -193,6 +202,9 @@ private:
   MonotonicTime connectDeadline_{};
   size_t lingerBytes_ = 0;
   bool firstRequest_ = true;
+  // Keep-alive idle: the connection closes at this time, and parks before it (kParkAfter). Zero
+  // when the session is not idle between requests.
+  MonotonicTime idleDeadline_{};
 };
 
 } // namespace fulcrum::server

@@ -1,5 +1,6 @@
 #include "proxy/server/worker.h"
 
+#include <malloc.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,6 +47,8 @@ void Worker::join() {
 
 void Worker::run() {
   wheel_.start();
+  maintenance_.bind(&Worker::onMaintenance, this);
+  wheel_.armAfter(maintenance_, std::chrono::seconds(1));
   io_.run();
   exited_.store(true, std::memory_order_release);
 }
@@ -211,20 +214,119 @@ Session* Worker::acquireSession() {
   } else {
     sessions_.push_back(std::make_unique<Session>(*this));
     session = sessions_.back().get();
+    session->ownerIndex = sessions_.size() - 1;
   }
   session->liveIndex = live_.size();
   live_.push_back(session);
   return session;
 }
 
-void Worker::releaseSession(Session* session) {
+void Worker::releaseSession(Session* session, bool connectionClosed) {
   Session* last = live_.back();
   live_[session->liveIndex] = last;
   last->liveIndex = session->liveIndex;
   live_.pop_back();
   free_.push_back(session);
-  --stats_.downstreamConnectionsActive;
+  if (connectionClosed) {
+    --stats_.downstreamConnectionsActive;
+  }
   maybeDrained();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parked connections
+
+void Worker::park(tcp::socket socket, WorkerSnapshotPtr snap, const config::Listener& listener,
+                  std::string_view clientIp, MonotonicTime idleDeadline) {
+  if (draining_) {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    --stats_.downstreamConnectionsActive;
+    return;
+  }
+  ParkedConnection* parked = nullptr;
+  if (!parkedFree_.empty()) {
+    parked = parkedFree_.back();
+    parkedFree_.pop_back();
+  } else {
+    parked_.push_back(std::make_unique<ParkedConnection>(io_));
+    parked = parked_.back().get();
+    parked->idle.bind(&Worker::onParkedIdle, parked);
+  }
+  parked->socket = std::move(socket);
+  parked->snap = std::move(snap);
+  parked->listener = &listener;
+  parked->closing = false;
+  parked->clientIpLen = static_cast<uint8_t>(std::min(clientIp.size(), sizeof(parked->clientIp)));
+  std::copy_n(clientIp.data(), parked->clientIpLen, parked->clientIp);
+  parked->index = static_cast<uint32_t>(parkedLive_.size());
+  parkedLive_.push_back(parked);
+  ++stats_.downstreamConnectionsParked;
+  wheel_.arm(parked->idle, idleDeadline);
+  // Readiness only: no buffer is held while waiting. (Asio re-arms the descriptor with one
+  // epoll_ctl for a wait; that is the price of parking, paid once per idle period.)
+  parked->socket.async_wait(
+      tcp::socket::wait_read,
+      [this, parked](const boost::system::error_code& ec) { onParkedReady(*parked, ec); });
+}
+
+void Worker::onParkedReady(ParkedConnection& parked, const boost::system::error_code& ec) {
+  net::TimerWheel::disarm(parked.idle);
+  ParkedConnection* last = parkedLive_.back();
+  parkedLive_[parked.index] = last;
+  last->index = parked.index;
+  parkedLive_.pop_back();
+  --stats_.downstreamConnectionsParked;
+  if (ec || parked.closing || draining_) {
+    boost::system::error_code ignored;
+    parked.socket.close(ignored);
+    --stats_.downstreamConnectionsActive;
+  } else {
+    // Bytes (or EOF) arrived: a session reads them as the next request (or ends the connection).
+    Session* session = acquireSession();
+    session->resume(parked);
+  }
+  parked.snap.reset();
+  parked.listener = nullptr;
+  parkedFree_.push_back(&parked);
+  maybeDrained();
+}
+
+void Worker::onParkedIdle(void* context) {
+  static_cast<ParkedConnection*>(context)->closing = true;
+  boost::system::error_code ignored;
+  static_cast<ParkedConnection*>(context)->socket.close(ignored); // the wait completes aborted
+}
+
+void Worker::closeAllParked() {
+  for (ParkedConnection* parked : parkedLive_) {
+    net::TimerWheel::disarm(parked->idle);
+    onParkedIdle(parked);
+  }
+}
+
+void Worker::onMaintenance(void* context) {
+  auto* self = static_cast<Worker*>(context);
+  self->trimSessions();
+  if (!self->draining_) {
+    self->wheel_.armAfter(self->maintenance_, std::chrono::seconds(1));
+  }
+}
+
+void Worker::trimSessions() {
+  if (free_.size() <= kFreeSessionsKept) {
+    return;
+  }
+  while (free_.size() > kFreeSessionsKept) {
+    Session* session = free_.back();
+    free_.pop_back();
+    const size_t index = session->ownerIndex;
+    std::swap(sessions_[index], sessions_.back());
+    sessions_[index]->ownerIndex = index;
+    sessions_.pop_back(); // destroys it: a free session has no pending operation
+  }
+  // Freed buffers sit inside the heap; give their pages back (rare: after a burst).
+  ::malloc_trim(0);
 }
 
 void Worker::postDrain(std::function<void()> done) {
@@ -242,12 +344,13 @@ void Worker::postDrain(std::function<void()> done) {
     for (Session* session : live) {
       session->onDrain();
     }
+    closeAllParked(); // their waits complete (aborted) and end them
     maybeDrained();
   });
 }
 
 void Worker::maybeDrained() {
-  if (draining_ && live_.empty() && drained_) {
+  if (draining_ && live_.empty() && parkedLive_.empty() && drained_) {
     auto done = std::move(drained_);
     drained_ = nullptr;
     done();
@@ -284,6 +387,7 @@ void Worker::postStop() {
     for (Session* session : live) {
       session->shutdown();
     }
+    closeAllParked();
     upstreams_.closeIdle();
     wheel_.stop();
     guard_.reset();

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "proxy/lb/rng.h"
 #include "proxy/net/timer_wheel.h"
 #include "proxy/net/upstream_pool.h"
+#include "proxy/server/parked_connection.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/metrics.h"
 
@@ -97,7 +99,24 @@ public:
   bool draining() const { return draining_; }
   lb::Rng& rng() { return rng_; }
   uint32_t index() const { return index_; }
-  void releaseSession(Session* session);
+  // Returns a session to the pool; `connectionClosed` is false when its connection lives on as
+  // a ParkedConnection (see park()).
+  void releaseSession(Session* session, bool connectionClosed = true);
+  // Takes over an idle keep-alive connection from a session that is about to be released: waits
+  // for the client's next bytes without a session, then hands the connection to a fresh one
+  // (Session::resume). Closes it at `idleDeadline`, on drain and on stop.
+  void park(boost::asio::ip::tcp::socket socket, WorkerSnapshotPtr snap,
+            const config::Listener& listener, std::string_view clientIp,
+            MonotonicTime idleDeadline);
+  size_t parkedCount() const { return parkedLive_.size(); }
+
+  // A keep-alive connection idle for this long gives its session (and buffers) back. Shorter
+  // costs an epoll_ctl, a cancel and a session hand-over for clients that pause longer between
+  // requests; longer holds two buffers per idle client.
+  // Free sessions kept for reuse beyond this are destroyed once a second (with their buffers),
+  // and the heap is trimmed, so that a burst of connections does not pin its peak memory.
+  static constexpr size_t kFreeSessionsKept = 64;
+  static constexpr std::chrono::milliseconds kParkAfter{100};
 
 private:
   struct Listener {
@@ -119,6 +138,11 @@ private:
   static void onAcceptRetry(void* context);
   Session* acquireSession();
   void maybeDrained();
+  void onParkedReady(ParkedConnection& parked, const boost::system::error_code& ec);
+  static void onParkedIdle(void* context);
+  void closeAllParked();
+  static void onMaintenance(void* context);
+  void trimSessions();
 
   uint32_t index_;
   boost::asio::io_context io_;
@@ -131,7 +155,11 @@ private:
   std::vector<std::shared_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<Session>> sessions_; // every session ever created (pooled)
   std::vector<Session*> free_;
+  net::Timer maintenance_;     // once a second: trimSessions()
   std::vector<Session*> live_; // started and not yet released; Session::liveIndex_ points here
+  std::vector<std::unique_ptr<ParkedConnection>> parked_; // every record ever created (pooled)
+  std::vector<ParkedConnection*> parkedFree_;
+  std::vector<ParkedConnection*> parkedLive_; // waiting; ParkedConnection::index points here
   bool draining_ = false;
   std::function<void()> drained_;
   std::atomic<bool> exited_{false};

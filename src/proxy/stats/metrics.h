@@ -43,6 +43,8 @@ namespace fulcrum::stats {
 #define FULCRUM_WORKER_GAUGES(X)                                                                   \
   X(downstreamConnectionsActive, "fulcrum_downstream_connections_active",                          \
     "Client connections open")                                                                     \
+  X(downstreamConnectionsParked, "fulcrum_downstream_connections_parked",                          \
+    "Idle keep-alive client connections waiting without a session or buffers")                     \
   X(upstreamConnectionsActive, "fulcrum_upstream_connections_active",                              \
     "Upstream connections open (busy or idle)")                                                    \
   X(upstreamConnectionsIdle, "fulcrum_upstream_connections_idle",                                  \

@@ -219,6 +219,76 @@ class ValidateTest(ft.TestCase):
         self.assertEqual(run("--no-such-flag").returncode, 2)
         self.assertTrue(re.search(r"--workers", run("--help").stdout))
 
+class ParkingTest(ft.TestCase):
+    """Idle keep-alive connections give their session and buffers back (Worker::park)."""
+
+    def parked(self, proxy):
+        return proxy.metric("fulcrum_downstream_connections_parked")
+
+    def test_idle_connection_parks_and_resumes(self):
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo]))
+        with ft.connect(proxy.addr) as sock:
+            sock.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(ft.recv_http_responses(sock, 1)[0].status, 200)
+            ft.wait_until(lambda: self.parked(proxy) == 1, message="connection parked")
+            self.assertEqual(proxy.metric("fulcrum_downstream_connections_active"), 1)
+            # Two pipelined requests wake it: both are answered in order on the same connection.
+            sock.sendall(b"GET /echo?n=b HTTP/1.1\r\nHost: x\r\n\r\n"
+                         b"GET /echo?n=c HTTP/1.1\r\nHost: x\r\n\r\n")
+            responses = ft.recv_http_responses(sock, 2)
+            self.assertEqual([r.status for r in responses], [200, 200])
+            self.assertIn(b"n=b", responses[0].body)
+            self.assertIn(b"n=c", responses[1].body)
+            # Idle again: parks again.
+            ft.wait_until(lambda: self.parked(proxy) == 1, message="parked again")
+        ft.wait_until(lambda: proxy.metric("fulcrum_downstream_connections_active") == 0,
+                      message="client close seen while parked")
+        self.assertEqual(self.parked(proxy), 0)
+
+    def test_parked_connection_closes_at_idle_timeout(self):
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo], limits="idleTimeout: 1500ms"))
+        with ft.connect(proxy.addr) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(ft.recv_http_responses(sock, 1)[0].status, 200)
+            ft.wait_until(lambda: self.parked(proxy) == 1, message="connection parked")
+            reply = ft.recv_until_close(sock, timeout=ft.scaled(10))
+            self.assertTrue(reply.closed)
+            self.assertEqual(reply, b"")
+        self.assertEqual(self.parked(proxy), 0)
+        self.assertEqual(proxy.metric("fulcrum_downstream_connections_active"), 0)
+
+    def test_head_deadline_applies_after_resume(self):
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo], limits="headTimeout: 1s"))
+        with ft.connect(proxy.addr) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(ft.recv_http_responses(sock, 1)[0].status, 200)
+            ft.wait_until(lambda: self.parked(proxy) == 1, message="connection parked")
+            sock.sendall(b"GET /slow HTTP/1.1\r\n")  # and never the rest
+            reply = ft.recv_until_close(sock, timeout=ft.scaled(10))
+            self.assertTrue(reply.closed)
+            self.assertTrue(reply.startswith(b"HTTP/1.1 408 "), reply[:40])
+
+    def test_drain_closes_parked_connections(self):
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo]), workers=2)
+        socks = [ft.connect(proxy.addr) for _ in range(4)]
+        try:
+            for sock in socks:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(ft.recv_http_responses(sock, 1)[0].status, 200)
+            ft.wait_until(lambda: self.parked(proxy) == 4, message="all parked")
+            proxy.process.send_signal(signal.SIGTERM)
+            for sock in socks:
+                self.assertTrue(ft.recv_until_close(sock, timeout=ft.scaled(10)).closed)
+            self.assertEqual(proxy.process.wait(ft.scaled(10)), 0)
+        finally:
+            for sock in socks:
+                sock.close()
+
+
 
 if __name__ == "__main__":
     ft.main()
