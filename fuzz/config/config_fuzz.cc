@@ -2,7 +2,8 @@
 // and the loader's contract must hold for every input:
 //   - a config is returned exactly when there are no errors;
 //   - errors come in document order and every one is located (line and column, or none at all);
-//   - a loaded config serializes to a document that loads again to the same config.
+//   - a loaded config serializes to a document that loads again to the same config;
+//   - the JSON fast path builds the tree yaml-cpp builds, or both report an error.
 
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/document.h"
 #include "config/loader.h"
 #include "config/serialize.h"
 
@@ -29,6 +31,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   std::string_view text(reinterpret_cast<const char*>(data), size);
+  {
+    auto fast = fulcrum::config::parseYaml(text);
+    auto reference = fulcrum::config::parseYamlStream(text);
+    if (!fast.error && !reference.error) {
+      check(fulcrum::config::sameTree(*fast.tree, *reference.tree));
+    } else {
+      check(fast.error.has_value() == reference.error.has_value());
+    }
+  }
   auto result = fulcrum::config::loadString(text, "fuzz.yaml");
   check(result.ok() == result.errors.empty());
   check(result.hash.size() == 16);

@@ -98,7 +98,12 @@ struct ParseOutput {
   std::optional<SyntaxError> error; // parsing stops at the first syntax error
 };
 
-// Parses a YAML (or JSON) stream. Never throws.
+// Parses a YAML (or JSON) stream. Never throws. A strict JSON document takes a fast path that
+// yields the same tree and marks as yaml-cpp; everything else goes through parseYamlStream().
 ParseOutput parseYaml(std::string_view text);
+// Parses with yaml-cpp only (the reference for the JSON fast path's tests). Never throws.
+ParseOutput parseYamlStream(std::string_view text);
+// Same documents, kinds, scalars, quoting and marks (tests and the differential fuzzer).
+bool sameTree(const Tree& a, const Tree& b);
 
 } // namespace fulcrum::config

@@ -107,5 +107,60 @@ TEST(ParseYaml, NeverThrowsOnGarbage) {
   }
 }
 
+// The JSON fast path must build exactly the tree yaml-cpp builds, marks included.
+TEST(ParseYaml, JsonFastPathMatchesYamlCpp) {
+  const char* documents[] = {
+      "{}",
+      "[]",
+      "{\"a\": 1, \"b\": [true, false, null, -0.5e+3, \"x\"], \"c\": {}}",
+      "{\n  \"apiVersion\": \"fulcrum/v1\",\n  \"routes\": [\n    {\"name\": \"r\", \"rules\": "
+      "[]}\n  ]\n}\n",
+      "{\"a\":1,\"a\":2}",
+      "{\"k\": null,\n\n \"m\": \"v\"}",
+      "  \r\n\t{\"esc\": \"q\\\"b\\\\s\\/n\\nt\\tu\\u00e9\\u20ac\"}  \n",
+      "[[[[1]]], {\"deep\": [{\"er\": [0]}]}]",
+      "{\"unicode\": \"h\xc3\xa9llo \xe2\x82\xac\"}",
+  };
+  for (const char* text : documents) {
+    auto fast = parseYaml(text);
+    auto reference = parseYamlStream(text);
+    ASSERT_FALSE(fast.error) << text;
+    ASSERT_FALSE(reference.error) << text;
+    EXPECT_TRUE(sameTree(*fast.tree, *reference.tree)) << text;
+  }
+}
+
+// What the fast path does not take goes to yaml-cpp and is judged (and located) as before.
+TEST(ParseYaml, NonJsonFallsBackToYamlCpp) {
+  const char* documents[] = {
+      "{a: 1, b: [x, y]}",           // YAML flow, not JSON
+      "{\"a\": 1,}",                 // trailing comma
+      "{\"a\": \"\\ud83d\\ude00\"}", // surrogate pair
+      "{\"a\": 01}",                 // leading zero
+      "{\"a\": 1} {\"b\": 2}",       // trailing content
+      "{\"a\": [1, 2}",              // unbalanced
+  };
+  for (const char* text : documents) {
+    auto fast = parseYaml(text);
+    auto reference = parseYamlStream(text);
+    EXPECT_EQ(fast.error.has_value(), reference.error.has_value()) << text;
+    if (fast.error && reference.error) {
+      EXPECT_EQ(fast.error->message, reference.error->message) << text;
+    } else if (!fast.error) {
+      EXPECT_TRUE(sameTree(*fast.tree, *reference.tree)) << text;
+    }
+  }
+}
+
+TEST(ParseYaml, JsonFastPathKeepsTheNestingLimit) {
+  const std::string deep = std::string(200, '[') + std::string(200, ']');
+  auto fast = parseYaml(deep);
+  auto reference = parseYamlStream(deep);
+  ASSERT_TRUE(fast.error);
+  ASSERT_TRUE(reference.error);
+  EXPECT_EQ(fast.error->message, reference.error->message);
+  EXPECT_EQ(fast.error->mark.column, reference.error->mark.column);
+}
+
 } // namespace
 } // namespace fulcrum::config
