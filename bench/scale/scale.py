@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Does the proxy's cost grow with its config? (issue 8, targets 6 and 7)
+
+Runs fulcrum-proxy (1 worker) in front of one NGINX backend process and drives it with wrk for a
+fixed time per scenario, reporting requests/s, p50/p99 latency, proxy CPU per request and errors:
+
+  routes-N       N host routes (h<i>.bench, PathPrefix /svc/<i>), 3 endpoints; wrk rotates over
+                 min(N, 4096) random routes, so lookups are not all served from one cache line
+  endpoints-E    10 routes, one round-robin pool of E endpoints (E NGINX ports)
+  churn-N        as routes-N while the config file is rewritten RATE times a second (atomic
+                 rename; the proxy reloads it through inotify), against the same quiet run
+
+Pinning (when the machine has 2+ CPUs): the proxy on CPU 0, NGINX and wrk on CPU 1.
+Only loopback is used; every process is started here, stopped by PID, and every run is bounded
+by wrk's duration. Results go to stdout as `RESULT <scenario> <metric> <value>` lines.
+
+Example (docs/performance.md):
+  bench/scale/scale.py --proxy build/bin/fulcrum-proxy --routes 10,10000,100000 \\
+      --endpoints 3,1000 --churn 10000 --duration 10
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROTATE = 4096  # distinct routes wrk cycles through
+
+
+def free_ports(count):
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def taskset(cpu):
+    return ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
+
+
+class Run:
+    def __init__(self, args, work):
+        self.args = args
+        self.work = work
+        self.procs = []
+        cpus = os.cpu_count() or 1
+        self.proxy_cpu = 0 if cpus >= 2 else None
+        self.load_cpu = 1 if cpus >= 2 else None
+
+    def start(self, argv, name, **kw):
+        out = open(os.path.join(self.work, name + ".out"), "w")
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             **kw)
+        self.procs.append(p)
+        return p
+
+    def stop(self, p):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs.remove(p)
+
+    def stop_all(self):
+        for p in list(self.procs):
+            self.stop(p)
+
+    # -- backend
+    def start_nginx(self, ports):
+        d = tempfile.mkdtemp(prefix="nginx-", dir=self.work)
+        listens = "".join(f"    listen 127.0.0.1:{p};\n" for p in ports)
+        conf = (f"worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n"
+                "events { worker_connections 8192; }\n"
+                f"http {{\n  access_log off;\n  client_body_temp_path {d};\n"
+                f"  proxy_temp_path {d};\n  fastcgi_temp_path {d};\n  uwsgi_temp_path {d};\n"
+                f"  scgi_temp_path {d};\n  keepalive_requests 10000000;\n  server {{\n{listens}"
+                "    location / { return 200 \"ok\\n\"; }\n  }\n}\n")
+        path = os.path.join(d, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        p = self.start([*taskset(self.load_cpu), "nginx", "-p", d, "-c", path, "-g",
+                        "daemon off;"], "nginx")
+        deadline = time.monotonic() + 10
+        for port in ports[:1] + ports[-1:]:
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), 1).close()
+                    break
+                except OSError:
+                    if p.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("nginx did not start: " + open(
+                            os.path.join(self.work, "nginx.out")).read()[-2000:])
+                    time.sleep(0.05)
+        return p
+
+    # -- proxy
+    def write_config(self, path, routes, ports, variant=0):
+        rs = [{"name": f"r{i}", "hostnames": [f"h{i}.bench"],
+               "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": f"/svc/{i}"}}],
+                          "backends": [{"pool": "p"}]}]} for i in range(routes)]
+        if variant:
+            # a change the proxy must apply: one more route each time
+            rs.append({"name": f"churn{variant}", "hostnames": [f"churn{variant}.bench"],
+                       "rules": [{"backends": [{"pool": "p"}]}]})
+        cfg = {"apiVersion": "fulcrum/v1",
+               "listeners": [{"name": "web", "address": "127.0.0.1:0",
+                              "limits": {"maxConnections": 0}}],
+               "routes": rs,
+               "pools": [{"name": "p", "algorithm": "round_robin",
+                          "endpoints": [{"address": f"127.0.0.1:{p}"} for p in ports]}]}
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(cfg, f)
+        os.rename(tmp, path)
+
+    def start_proxy(self, config):
+        p = self.start([*taskset(self.proxy_cpu), self.args.proxy, "--config", config,
+                        "--workers", "1", "--admin", "127.0.0.1:0", "--id", "scale"], "proxy")
+        out = os.path.join(self.work, "proxy.out")
+        deadline = time.monotonic() + 120
+        listen = admin = None
+        while time.monotonic() < deadline and not (listen and admin):
+            if p.poll() is not None:
+                raise RuntimeError("proxy exited: " + open(out).read()[-2000:])
+            text = open(out).read()
+            m = re.search(r"^listening web on (\S+)$", text, re.M)
+            listen = m.group(1) if m else None
+            m = re.search(r"^admin on (\S+)$", text, re.M)
+            admin = m.group(1) if m else None
+            time.sleep(0.05)
+        if not (listen and admin):
+            raise RuntimeError("proxy did not start")
+        return p, listen, admin
+
+    # -- load
+    def wrk(self, url, routes, seconds):
+        k = min(routes, ROTATE)
+        rng = random.Random(42)
+        picks = [rng.randrange(routes) for _ in range(k)]
+        script = os.path.join(self.work, "rotate.lua")
+        with open(script, "w") as f:
+            f.write("local hosts = {" + ",".join(f'"h{i}.bench"' for i in picks) + "}\n")
+            f.write("local paths = {" + ",".join(f'"/svc/{i}/x"' for i in picks) + "}\n")
+            f.write("local n = 0\n"
+                    "request = function()\n"
+                    f"  n = n % {k} + 1\n"
+                    "  return wrk.format('GET', paths[n], {Host = hosts[n]})\n"
+                    "end\n")
+        cmd = [*taskset(self.load_cpu), "wrk", "-t1", f"-c{self.args.connections}",
+               f"-d{seconds}s", "--latency", "-s", script, url]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+
+
+def parse_wrk(text):
+    def ms(v, unit):
+        return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    r = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
+         "requests": int(re.search(r"(\d+) requests in", text).group(1))}
+    for q in ("50", "99"):
+        m = re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        r[f"p{q}_ms"] = ms(m.group(1), m.group(2)) if m else float("nan")
+    errors = 0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors += int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    errors += sum(int(x) for x in m.groups()) if m else 0
+    r["errors"] = errors
+    return r
+
+
+def applied(admin):
+    text = urllib.request.urlopen(f"http://{admin}/metrics", timeout=5).read().decode()
+    m = re.search(r"^fulcrum_worker_config_applied_total (\d+)", text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def scenario(run, name, routes, endpoints, churn_rate=0):
+    ports = free_ports(endpoints)
+    nginx = run.start_nginx(ports)
+    config = os.path.join(run.work, "proxy.json")
+    run.write_config(config, routes, ports)
+    proxy, listen, admin = run.start_proxy(config)
+    try:
+        url = f"http://{listen}/"
+        run.wrk(url, routes, 2)  # warm up: connections, caches, upstream pool
+        stop = threading.Event()
+        changes = [0]
+
+        def churn():
+            variant = 0
+            period = 1.0 / churn_rate
+            next_at = time.monotonic()
+            while not stop.is_set():
+                variant += 1
+                run.write_config(config, routes, ports, variant)
+                changes[0] += 1
+                next_at += period
+                stop.wait(max(0.0, next_at - time.monotonic()))
+
+        before_applied = applied(admin)
+        thread = threading.Thread(target=churn) if churn_rate else None
+        if thread:
+            thread.start()
+        t0 = cpu_ticks(proxy.pid)
+        out = run.wrk(url, routes, run.args.duration)
+        t1 = cpu_ticks(proxy.pid)
+        if thread:
+            stop.set()
+            thread.join()
+        r = parse_wrk(out)
+        hz = os.sysconf("SC_CLK_TCK")
+        r["cpu_us_per_req"] = (t1 - t0) / hz / max(1, r["requests"]) * 1e6
+        r["reloads_applied"] = applied(admin) - before_applied
+        r["changes_written"] = changes[0]
+        for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req", "errors", "reloads_applied",
+                    "changes_written"):
+            print(f"RESULT {name} {key} {r[key]:.3f}" if isinstance(r[key], float)
+                  else f"RESULT {name} {key} {r[key]}", flush=True)
+        return r
+    finally:
+        run.stop(proxy)
+        run.stop(nginx)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--proxy", default="build/bin/fulcrum-proxy")
+    ap.add_argument("--routes", default="10,10000,100000")
+    ap.add_argument("--endpoints", default="3,1000")
+    ap.add_argument("--churn", default="10000", help="route counts for the churn scenario")
+    ap.add_argument("--churn-rate", type=float, default=10.0, help="config changes per second")
+    ap.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--reps", type=int, default=1)
+    args = ap.parse_args()
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool):
+            sys.exit(f"scale.py: {tool} not found (apt-get install -y {tool})")
+    work = tempfile.mkdtemp(prefix="fulcrum-scale-")
+    run = Run(args, work)
+    try:
+        for _ in range(args.reps):
+            for n in [int(x) for x in args.routes.split(",") if x]:
+                scenario(run, f"routes-{n}", n, 3)
+            for e in [int(x) for x in args.endpoints.split(",") if x]:
+                scenario(run, f"endpoints-{e}", 10, e)
+            for n in [int(x) for x in args.churn.split(",") if x]:
+                scenario(run, f"quiet-{n}", n, 3)
+                scenario(run, f"churn-{n}", n, 3, args.churn_rate)
+    finally:
+        run.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
