@@ -79,9 +79,8 @@ void Worker::adopt(snapshot::SnapshotConstSharedPtr snapshot) {
     p.active.assign(p.endpoints.size(), 0);
     local->pools.push_back(std::move(p));
   }
-  if (stats_.routes.size() < snapshot->routeSlotCount) {
-    stats_.routes.resize(snapshot->routeSlotCount);
-  }
+  stats_.reserveSlots(snapshot->routeSlotCount, snapshot->listenerSlotCount,
+                      snapshot->poolSlotCount, snapshot->endpointSlotCount);
   local->snapshot = std::move(snapshot);
   current_ = std::move(local); // sessions pick it up at their next request
   ++stats_.configApplied;
@@ -186,6 +185,7 @@ void Worker::onAccepted(Listener& listener, int fd, const tcp::endpoint& peer) {
   if (config.limits.maxConnections != 0 &&
       static_cast<uint64_t>(stats_.downstreamConnectionsActive) >= config.limits.maxConnections) {
     ++stats_.downstreamConnectionsRejected;
+    ++stats_.listeners[info->statsSlot].connectionsRejected;
     ::close(fd);
     return;
   }
@@ -199,7 +199,10 @@ void Worker::onAccepted(Listener& listener, int fd, const tcp::endpoint& peer) {
   net::AcceptedSocket::adopt(socket);
   ++stats_.downstreamConnectionsTotal;
   ++stats_.downstreamConnectionsActive;
+  ++stats_.listeners[info->statsSlot].connectionsTotal;
+  ++stats_.listeners[info->statsSlot].connectionsActive;
   Session* session = acquireSession();
+  session->listenerSlot = info->statsSlot;
   session->start(std::move(socket), peer, config);
 }
 
@@ -224,6 +227,7 @@ void Worker::releaseSession(Session* session) {
   live_.pop_back();
   free_.push_back(session);
   --stats_.downstreamConnectionsActive;
+  --stats_.listeners[session->listenerSlot].connectionsActive;
   maybeDrained();
 }
 
@@ -264,6 +268,18 @@ void Worker::postCollect(std::function<void(WorkerReport)> reply) {
       report.endpoints.push_back(WorkerReport::Endpoint{
           pool.address(), pool.idleCount(), pool.consecutiveFailures(), pool.ejected(now)});
     });
+    // Open connections per pool and endpoint of the current config, into the copy only.
+    if (current_) {
+      const auto& pools = current_->snapshot->pools;
+      for (size_t p = 0; p < pools.size() && p < current_->pools.size(); ++p) {
+        const auto& endpoints = current_->pools[p].endpoints;
+        for (size_t e = 0; e < endpoints.size() && e < pools[p].endpoints.size(); ++e) {
+          const auto open = static_cast<int64_t>(endpoints[e]->openCount());
+          report.stats.pools[pools[p].statsSlot].connectionsActive += open;
+          report.stats.endpoints[pools[p].endpoints[e].statsSlot].connectionsActive += open;
+        }
+      }
+    }
     reply(std::move(report));
   });
 }

@@ -26,7 +26,7 @@ pools:
     endpoints: [{address: "[::1]:9003"}]
 )";
 
-Result<SnapshotConstSharedPtr> compile(std::string_view text, stats::RouteSlots& slots,
+Result<SnapshotConstSharedPtr> compile(std::string_view text, stats::StatsSlots& slots,
                                        uint64_t generation = 1) {
   auto loaded = config::loadString(text, "test.yaml");
   EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].format());
@@ -39,7 +39,7 @@ Result<SnapshotConstSharedPtr> compile(std::string_view text, stats::RouteSlots&
 }
 
 TEST(SnapshotTest, CompilesPoolsListenersAndRoutes) {
-  stats::RouteSlots slots;
+  stats::StatsSlots slots;
   auto snap = compile(kConfig, slots);
   ASSERT_TRUE(snap.ok()) << snap.error().message;
   const Snapshot& s = *snap.value();
@@ -69,7 +69,7 @@ TEST(SnapshotTest, CompilesPoolsListenersAndRoutes) {
 }
 
 TEST(SnapshotTest, RouteSlotsSurviveReloads) {
-  stats::RouteSlots slots;
+  stats::StatsSlots slots;
   auto first = compile(kConfig, slots);
   ASSERT_TRUE(first.ok());
   std::string second = kConfig;
@@ -109,7 +109,7 @@ pools:
   - name: a
     endpoints: [{address: 127.0.0.1:9001}]
 )";
-  stats::RouteSlots slots;
+  stats::StatsSlots slots;
   auto snap = compile(kFilters, slots);
   ASSERT_TRUE(snap.ok()) << snap.error().message;
   const auto& rules = snap.value()->ruleFilters;
