@@ -6,7 +6,7 @@
 // BM_RecordRequest is the per-request cost at the end of a request: status class per route,
 // pool and endpoint plus one histogram observation (WorkerStats::recordRequest). The session
 // adds two more histogram observations (upstream response time, and connect time on a fresh
-// connection): BM_HistogramObserve.
+// connection): BM_HistogramObserve; and 3-5 clock reads: BM_SteadyClockNow.
 
 #include <chrono>
 #include <cstdint>
@@ -69,6 +69,16 @@ void BM_RecordRequest(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_RecordRequest)->Arg(1)->Arg(100)->Arg(10000);
+
+// One clock read: the session reads the clock at the request's phase boundaries (route, connect,
+// connected, response head, end) for exact latencies — the wheel's cached time is 10 ms coarse.
+void BM_SteadyClockNow(benchmark::State& state) {
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(std::chrono::steady_clock::now());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_SteadyClockNow);
 
 // The scrape: merge 4 worker shards of 100 routes / 100 pools / 400 endpoints and render.
 void BM_ScrapeMergeAndRender(benchmark::State& state) {
