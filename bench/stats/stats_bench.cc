@@ -56,6 +56,7 @@ void BM_RecordRequest(benchmark::State& state) {
   for (auto _ : state) {
     const uint32_t slot = 1 + (i % routes);
     RequestRecord r;
+    r.listener = 1;
     r.route = slot;
     r.pool = slot;
     r.endpoint = 1 + (i % (4 * routes));
@@ -98,7 +99,7 @@ void BM_ScrapeMergeAndRender(benchmark::State& state) {
     s.reserveSlots(slots.routes.size(), slots.listeners.size(), slots.pools.size(),
                    slots.endpoints.size());
     for (uint32_t r = 1; r <= 100; ++r) {
-      s.recordRequest({r, r, 4 * r - 3, 200, true, std::chrono::milliseconds(r)});
+      s.recordRequest({1, r, r, 4 * r - 3, 200, true, std::chrono::milliseconds(r)});
     }
   }
   size_t bytes = 0;

@@ -201,6 +201,7 @@ void Session::release() {
 
 void Session::countResponse(uint16_t status) {
   stats::RequestRecord record;
+  record.listener = listenerSlot;
   record.route = routeSlot_;
   record.pool = poolSlot_;
   record.endpoint = endpointIndex_ >= 0 ? endpointSlot() : 0;

@@ -332,6 +332,8 @@ void buildWorkerFamilies(const WorkerStats& sum, const StatsSlots& slots,
   // Listeners.
   const auto& listenerNames = slots.listeners.names();
   const size_t listenerCount = std::min(listenerNames.size(), sum.listeners.size());
+  addFamily(out, "fulcrum_listener_requests_total", MetricType::Counter,
+            "Responses sent to clients by listener and status class");
   addFamily(out, "fulcrum_listener_connections_total", MetricType::Counter,
             "Client connections accepted, by listener");
   addFamily(out, "fulcrum_listener_connections_rejected_total", MetricType::Counter,
@@ -343,15 +345,16 @@ void buildWorkerFamilies(const WorkerStats& sum, const StatsSlots& slots,
   addFamily(out, "fulcrum_listener_sent_bytes_total", MetricType::Counter,
             "Bytes written to clients, by listener");
   {
-    const size_t first = out.size() - 5;
+    const size_t first = out.size() - 6;
     for (size_t s = 1; s < listenerCount; ++s) {
       const ListenerCounters& l = sum.listeners[s];
       const std::vector<Label> labels = {{"listener", listenerNames[s]}};
-      addValue(out[first + 0], labels, static_cast<double>(l.connectionsTotal));
-      addValue(out[first + 1], labels, static_cast<double>(l.connectionsRejected));
-      addValue(out[first + 2], labels, static_cast<double>(l.connectionsActive));
-      addValue(out[first + 3], labels, static_cast<double>(l.bytesReceived));
-      addValue(out[first + 4], labels, static_cast<double>(l.bytesSent));
+      addClasses(out[first], labels, l.byClass);
+      addValue(out[first + 1], labels, static_cast<double>(l.connectionsTotal));
+      addValue(out[first + 2], labels, static_cast<double>(l.connectionsRejected));
+      addValue(out[first + 3], labels, static_cast<double>(l.connectionsActive));
+      addValue(out[first + 4], labels, static_cast<double>(l.bytesReceived));
+      addValue(out[first + 5], labels, static_cast<double>(l.bytesSent));
     }
   }
 

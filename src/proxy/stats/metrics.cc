@@ -45,6 +45,7 @@ void WorkerStats::merge(const WorkerStats& other) {
   for (size_t s = 0; s < other.listeners.size(); ++s) {
     ListenerCounters& l = listeners[s];
     const ListenerCounters& o = other.listeners[s];
+    addClasses(l.byClass, o.byClass);
     l.connectionsTotal += o.connectionsTotal;
     l.connectionsRejected += o.connectionsRejected;
     l.connectionsActive += o.connectionsActive;

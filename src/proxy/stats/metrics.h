@@ -109,6 +109,7 @@ struct RouteCounters {
 };
 
 struct ListenerCounters {
+  StatusClasses byClass{}; // responses sent on the listener's connections
   uint64_t connectionsTotal = 0;
   uint64_t connectionsRejected = 0;
   int64_t connectionsActive = 0;
@@ -138,6 +139,7 @@ struct EndpointCounters {
 
 // The labelled slots one finished request is counted under (0 = none for pool and endpoint).
 struct RequestRecord {
+  uint32_t listener = 0;
   uint32_t route = 0;
   uint32_t pool = 0;
   uint32_t endpoint = 0;
@@ -172,6 +174,7 @@ struct WorkerStats {
   // Counts one finished request under its route, pool and endpoint: the request path's whole
   // per-request cost (bench/stats/stats_bench.cc). Every slot < its vector's size.
   void recordRequest(const RequestRecord& r) {
+    countStatus(listeners[r.listener].byClass, r.status);
     RouteCounters& route = routes[r.route];
     countStatus(route.byClass, r.status);
     if (r.timed) {

@@ -59,6 +59,8 @@ class MetricsTest(ft.TestCase):
         self.assertEqual(text['fulcrum_pool_upstream_connections_total{pool="p"}'],
                          text["fulcrum_upstream_connections_total"])
         self.assertEqual(text['fulcrum_listener_connections_total{listener="web"}'], 2)
+        self.assertEqual(
+            text['fulcrum_listener_requests_total{listener="web",code_class="2xx"}'], N)
         self.assertGreater(text['fulcrum_listener_received_bytes_total{listener="web"}'], 0)
         self.assertEqual(text['fulcrum_listener_sent_bytes_total{listener="web"}'],
                          text["fulcrum_downstream_sent_bytes_total"])

@@ -28,9 +28,9 @@ struct Fixture {
     slots.endpoints.slotFor(StatsSlots::endpointKey("p", "127.0.0.1:2"));
     sum.reserveSlots(slots.routes.size(), slots.listeners.size(), slots.pools.size(),
                      slots.endpoints.size());
-    sum.recordRequest({1, 1, 1, 200, true, milliseconds(3)});
-    sum.recordRequest({1, 1, 2, 201, true, milliseconds(30)});
-    sum.recordRequest({1, 1, 2, 502, true, milliseconds(2000)});
+    sum.recordRequest({1, 1, 1, 1, 200, true, milliseconds(3)});
+    sum.recordRequest({1, 1, 1, 2, 201, true, milliseconds(30)});
+    sum.recordRequest({1, 1, 1, 2, 502, true, milliseconds(2000)});
     sum.countResponse(0, 404);
     sum.downstreamConnectionsActive = 5;
     sum.listeners[1].connectionsTotal = 9;
@@ -56,6 +56,8 @@ TEST(ExpositionTest, PrometheusTextSamplesAndEscaping) {
   EXPECT_FALSE(contains(out, "code_class=\"3xx\"")); // zero classes are omitted
   EXPECT_TRUE(contains(out, "fulcrum_responses_flagged_total{flag=\"UF\"} 0\n"));
   EXPECT_TRUE(contains(out, "fulcrum_listener_connections_total{listener=\"web\"} 9\n"));
+  EXPECT_TRUE(
+      contains(out, "fulcrum_listener_requests_total{listener=\"web\",code_class=\"2xx\"} 2\n"));
   EXPECT_TRUE(contains(out, "fulcrum_pool_requests_total{pool=\"p\",code_class=\"5xx\"} 1\n"));
   EXPECT_TRUE(contains(out, "fulcrum_endpoint_requests_total{pool=\"p\",endpoint=\"127.0.0.1:2\","
                             "code_class=\"2xx\"} 1\n"));
@@ -234,7 +236,7 @@ TEST(ExpositionTest, OverflowSeriesAndEndpointSwitch) {
   WorkerStats sum;
   sum.reserveSlots(slots.routes.size(), slots.listeners.size(), slots.pools.size(),
                    slots.endpoints.size());
-  sum.recordRequest({0, overflow, 0, 200, false, {}});
+  sum.recordRequest({0, 0, overflow, 0, 200, false, {}});
   std::vector<Family> families;
   buildWorkerFamilies(sum, slots, families);
   const std::string out = renderExposition(families, ExpositionFormat::PrometheusText);

@@ -57,9 +57,9 @@ WorkerStats sized() {
 
 TEST(WorkerStatsTest, RecordRequestCountsRoutePoolAndEndpoint) {
   WorkerStats s = sized();
-  s.recordRequest({1, 1, 2, 200, true, milliseconds(7)});
-  s.recordRequest({1, 1, 0, 503, true, milliseconds(1)}); // no endpoint (no healthy upstream)
-  s.recordRequest({0, 0, 0, 400, false, {}});             // rejected before routing
+  s.recordRequest({1, 1, 1, 2, 200, true, milliseconds(7)});
+  s.recordRequest({1, 1, 1, 0, 503, true, milliseconds(1)}); // no endpoint (no healthy upstream)
+  s.recordRequest({1, 0, 0, 0, 400, false, {}});             // rejected before routing
   EXPECT_EQ(s.routes[1].byClass[1], 1u);
   EXPECT_EQ(s.routes[1].byClass[4], 1u);
   EXPECT_EQ(s.routes[1].duration.count(), 2u);
@@ -70,6 +70,9 @@ TEST(WorkerStatsTest, RecordRequestCountsRoutePoolAndEndpoint) {
   EXPECT_EQ(s.endpoints[2].byClass[1], 1u);
   EXPECT_EQ(s.endpoints[0].byClass[4], 0u); // slot 0 is never counted
   EXPECT_EQ(s.pools[0].byClass[3], 0u);
+  EXPECT_EQ(s.listeners[1].byClass[1], 1u);
+  EXPECT_EQ(s.listeners[1].byClass[3], 1u);
+  EXPECT_EQ(s.listeners[1].byClass[4], 1u);
 }
 
 TEST(WorkerStatsTest, MergeSumsEveryField) {
@@ -80,9 +83,9 @@ TEST(WorkerStatsTest, MergeSumsEveryField) {
   b.downstreamConnectionsTotal = 4;
   a.downstreamConnectionsActive = 2;
   b.downstreamConnectionsActive = -1; // a gauge may be negative in one shard's view
-  a.recordRequest({1, 1, 1, 200, true, milliseconds(2)});
-  b.recordRequest({1, 1, 1, 204, true, milliseconds(20)});
-  b.recordRequest({3, 2, 3, 503, true, seconds(30)});
+  a.recordRequest({1, 1, 1, 1, 200, true, milliseconds(2)});
+  b.recordRequest({1, 1, 1, 1, 204, true, milliseconds(20)});
+  b.recordRequest({1, 3, 2, 3, 503, true, seconds(30)});
   b.countResponse(0, 404);
   b.countResponse(0, 99); // ignored: not a status
   a.flags[static_cast<size_t>(ResponseFlag::NoRoute)] = 1;
@@ -120,6 +123,8 @@ TEST(WorkerStatsTest, MergeSumsEveryField) {
   EXPECT_EQ(sum.listeners[2].bytesSent, 7u);
   EXPECT_EQ(sum.downstreamBytesSent, 7u);
   EXPECT_EQ(sum.listeners[1].connectionsActive, 2);
+  EXPECT_EQ(sum.listeners[1].byClass[1], 2u);
+  EXPECT_EQ(sum.listeners[1].byClass[4], 1u);
   EXPECT_EQ(sum.pools[1].byClass[1], 2u);
   EXPECT_EQ(sum.pools[2].byClass[4], 1u);
   EXPECT_EQ(sum.pools[1].connectTime.count(), 1u);
