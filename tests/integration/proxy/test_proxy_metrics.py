@@ -115,6 +115,39 @@ class MetricsTest(ft.TestCase):
                          1)
         self.assertEqual(samples['fulcrum_metrics_series_overflow_total{dimension="route"}'], 1)
 
+    def test_series_continue_across_reloads(self):
+        _, e1 = self.start_echo("e1")
+        _, e2 = self.start_echo("e2")
+        proxy = start_proxy(self, simple_config([e1]), workers=2)
+        for _ in range(3):
+            self.assertEqual(ft.http_request(proxy.addr, "GET", "/")[0], 200)
+        # A new endpoint and a second route; pool p and route all stay.
+        routes = ("  - name: extra\n    hostnames: [extra]\n    rules:\n"
+                  "      - backends: [{pool: p}]\n"
+                  "  - name: all\n    rules:\n      - backends: [{pool: p}]\n")
+        tmp = proxy.config_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(simple_config([e1, e2], routes=routes))
+        os.rename(tmp, proxy.config_path)
+        ft.wait_until(lambda: proxy.metric("fulcrum_config_reloads_total",
+                                           {"result": "success"}) == 2, message="reload")
+        for _ in range(4):
+            self.assertEqual(ft.http_request(proxy.addr, "GET", "/")[0], 200)
+        self.assertEqual(ft.http_request(proxy.addr, "GET", "/", headers={"Host": "extra"})[0],
+                         200)
+        samples = parse_text(proxy.metrics())
+        self.assertEqual(samples['fulcrum_requests_total{route="all",code_class="2xx"}'], 7)
+        self.assertEqual(samples['fulcrum_requests_total{route="extra",code_class="2xx"}'], 1)
+        self.assertEqual(samples['fulcrum_pool_requests_total{pool="p",code_class="2xx"}'], 8)
+        self.assertEqual(samples['fulcrum_listener_connections_total{listener="web"}'], 8)
+        per_endpoint = {e: samples.get(f'fulcrum_endpoint_requests_total{{pool="p",endpoint="{e}",'
+                                       f'code_class="2xx"}}', 0) for e in (e1, e2)}
+        self.assertEqual(sum(per_endpoint.values()), 8)
+        self.assertGreaterEqual(per_endpoint[e1], 3)
+        self.assertGreater(per_endpoint[e2], 0)
+        self.assertIn('fulcrum_config_info{hash="', proxy.metrics())
+        self.assertIn('generation="2"', proxy.metrics())
+
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
