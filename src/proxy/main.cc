@@ -71,6 +71,16 @@ int main(int argc, char** argv) {
   app.add_option("--drain-timeout", drainTimeout,
                  "drain deadline after SIGTERM: 30s, 500ms, 2m (a bare number is milliseconds)")
       ->capture_default_str();
+  std::string endpointSeries = "on";
+  app.add_option("--metrics-endpoint-series", endpointSeries,
+                 "per-endpoint metric series (fulcrum_endpoint_*): on or off")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app.add_option("--metrics-max-series", options.metricsMaxSeries,
+                 "most label values per metrics dimension (listener, route, pool, endpoint); "
+                 "more fold into \"__overflow__\"")
+      ->check(CLI::Range(size_t{1}, size_t{1000000}))
+      ->capture_default_str();
   app.add_flag("--validate", validateOnly, "check --config and exit (0 valid, 1 invalid)");
   try {
     app.parse(argc, argv);
@@ -96,6 +106,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.drainTimeout = *drain;
+  options.metricsEndpointSeries = endpointSeries == "on";
   fulcrum::RealTimeSource time;
   fulcrum::server::Server server(std::move(options), time);
   return server.run();

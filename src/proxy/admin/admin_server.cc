@@ -42,6 +42,9 @@ private:
     const size_t q = target.find('?');
     req.path = std::string(target.substr(0, q));
     req.query = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
+    if (auto it = request_.find(http::field::accept); it != request_.end()) {
+      req.accept = std::string(it->value());
+    }
     keepAlive_ = request_.keep_alive();
     version_ = request_.version();
     handler_(req, [self = shared_from_this()](AdminResponse response) {

@@ -21,8 +21,9 @@ namespace fulcrum::admin {
 
 struct AdminRequest {
   std::string method;
-  std::string path;  // without the query
-  std::string query; // after '?'
+  std::string path;   // without the query
+  std::string query;  // after '?'
+  std::string accept; // the Accept header (content negotiation of /metrics)
 };
 
 struct AdminResponse {

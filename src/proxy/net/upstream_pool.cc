@@ -72,6 +72,7 @@ UpstreamConnection* UpstreamPools::create(EndpointPool& pool) {
   conn->connected = false;
   conn->requests = 0;
   ++stats_.upstreamConnectionsActive;
+  ++pool.open_;
   return conn;
 }
 
@@ -110,6 +111,7 @@ void UpstreamPools::close(UpstreamConnection* conn) {
   boost::system::error_code ec;
   conn->socket.close(ec); // handlers of a session still pending on it complete as aborted
   --stats_.upstreamConnectionsActive;
+  --conn->pool->open_;
   conn->pool = nullptr;
   free_.push_back(conn);
 }

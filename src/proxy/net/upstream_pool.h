@@ -59,6 +59,8 @@ public:
   const std::string& address() const { return address_; }
   const boost::asio::ip::tcp::endpoint& endpoint() const { return endpoint_; }
   size_t idleCount() const { return idle_.size(); }
+  // Connections open to this endpoint (Active or Idle), for the stats report.
+  size_t openCount() const { return open_; }
 
   // Passive ejection after connect failures: exponential from 500 ms, capped at 30 s; any
   // successful connect clears it.
@@ -77,6 +79,7 @@ private:
   std::vector<UpstreamConnection*> idle_; // LIFO: the warmest connection first
   uint32_t consecutiveFailures_ = 0;
   MonotonicTime ejectedUntil_{};
+  size_t open_ = 0;
 };
 
 class UpstreamPools {

@@ -28,9 +28,10 @@ struct ParkedConnection {
   // Keeps *listener alive (the listener config belongs to the snapshot it came with).
   std::shared_ptr<WorkerSnapshot> snap;
   const config::Listener* listener = nullptr;
-  net::Timer idle;      // the keep-alive idle deadline the session had
-  uint32_t index = 0;   // position in Worker::parkedLive_
-  bool closing = false; // closed by the idle deadline, drain or stop: the wait ends aborted
+  net::Timer idle;           // the keep-alive idle deadline the session had
+  uint32_t index = 0;        // position in Worker::parkedLive_
+  uint32_t listenerSlot = 0; // stats slot of the listener
+  bool closing = false;      // closed by the idle deadline, drain or stop: the wait ends aborted
   uint8_t clientIpLen = 0;
   char clientIp[47] = {0};
 };

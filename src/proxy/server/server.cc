@@ -12,6 +12,7 @@
 
 #include "config/loader.h"
 #include "proxy/net/listen_socket.h"
+#include "proxy/stats/process_metrics.h"
 
 namespace fulcrum::server {
 
@@ -46,7 +47,13 @@ void announce(const std::string& line) {
 } // namespace
 
 Server::Server(ServerOptions options, const TimeSource& time)
-    : options_(std::move(options)), time_(time), io_(1), signals_(io_), drainTimer_(io_) {}
+    : options_(std::move(options)), time_(time), io_(1), signals_(io_), drainTimer_(io_) {
+  const size_t max = options_.metricsMaxSeries;
+  statsSlots_.routes.configure(max, true);
+  statsSlots_.listeners.configure(max, true);
+  statsSlots_.pools.configure(max, true);
+  statsSlots_.endpoints.configure(max, options_.metricsEndpointSeries);
+}
 
 Server::~Server() {
   for (auto& worker : workers_) {
@@ -128,6 +135,7 @@ void Server::reload(std::string_view reason) {
   if (draining_) {
     return;
   }
+  lastReloadAttempt_ = time_.systemTime();
   config::LoadResult loaded = config::loadFile(options_.configPath);
   if (!loaded.ok()) {
     ++reloadsFailed_;
@@ -150,7 +158,7 @@ void Server::reload(std::string_view reason) {
   input.source = std::move(loaded.source);
   input.generation = generation_ + 1;
   input.now = time_.systemTime();
-  auto compiled = snapshot::compileSnapshot(std::move(input), routeSlots_);
+  auto compiled = snapshot::compileSnapshot(std::move(input), statsSlots_);
   if (!compiled) {
     ++reloadsFailed_;
     lastError_ = compiled.error().message;
@@ -339,8 +347,20 @@ void Server::handleAdmin(const admin::AdminRequest& request, admin::Reply reply)
           {503, "text/plain; charset=utf-8", draining_ ? "draining\n" : "no config applied yet\n"});
     }
   } else if (request.path == "/metrics") {
+    // ?format=text|openmetrics overrides the Accept header (e.g. a scrape job's params).
+    stats::ExpositionFormat format = stats::negotiateFormat(request.accept);
+    if (request.query.find("format=text") != std::string::npos) {
+      format = stats::ExpositionFormat::PrometheusText;
+    } else if (request.query.find("format=openmetrics") != std::string::npos) {
+      format = stats::ExpositionFormat::OpenMetrics;
+    }
+    collect([this, reply, format](std::vector<WorkerReport> reports) {
+      reply({200, std::string(stats::contentType(format)),
+             stats::renderExposition(buildFamilies(reports), format)});
+    });
+  } else if (request.path == "/stats") {
     collect([this, reply](std::vector<WorkerReport> reports) {
-      reply({200, "text/plain; version=0.0.4; charset=utf-8", renderMetrics(reports)});
+      reply({200, "application/json", stats::renderJson(buildFamilies(reports))});
     });
   } else if (request.path == "/pools") {
     collect([this, reply](std::vector<WorkerReport> reports) {
@@ -350,34 +370,56 @@ void Server::handleAdmin(const admin::AdminRequest& request, admin::Reply reply)
     reply({current_ ? 200u : 503u, "application/json", renderConfig()});
   } else {
     reply({404, "text/plain; charset=utf-8",
-           "not found; try /livez /readyz /metrics /config /pools\n"});
+           "not found; try /livez /readyz /metrics /stats /config /pools\n"});
   }
 }
 
-std::string Server::renderMetrics(const std::vector<WorkerReport>& reports) const {
+std::vector<stats::Family> Server::buildFamilies(const std::vector<WorkerReport>& reports) const {
+  using stats::Family;
+  using stats::MetricType;
   stats::WorkerStats sum;
   for (const auto& r : reports) {
     sum.merge(r.stats);
   }
-  std::string out;
-  out.reserve(4096);
-  stats::renderWorkerMetrics(sum, routeSlots_.names(), out);
-  auto it = std::back_inserter(out);
-  stats::writeMetricHeader(out, "fulcrum_config_reloads_total", "counter",
-                           "Config loads by result (the first load counts)");
-  fmt::format_to(it, "fulcrum_config_reloads_total{{result=\"success\"}} {}\n", reloadsSucceeded_);
-  fmt::format_to(it, "fulcrum_config_reloads_total{{result=\"failure\"}} {}\n", reloadsFailed_);
-  stats::writeMetricHeader(out, "fulcrum_config_info", "gauge",
-                           "The applied config revision (value 1)");
+  std::vector<Family> families;
+  families.reserve(64);
+  stats::buildWorkerFamilies(sum, statsSlots_, families);
+  auto add = [&families](std::string name, MetricType type, std::string help,
+                         std::string unit = {}) -> Family& {
+    families.push_back(Family{std::move(name), type, std::move(help), std::move(unit), {}});
+    return families.back();
+  };
+  auto seconds = [](SystemTime t) {
+    return std::chrono::duration<double>(t.time_since_epoch()).count();
+  };
+
+  Family& reloads = add("fulcrum_config_reloads_total", MetricType::Counter,
+                        "Config loads by result (the first load counts)");
+  reloads.series.push_back({{{"result", "success"}}, static_cast<double>(reloadsSucceeded_), {}});
+  reloads.series.push_back({{{"result", "failure"}}, static_cast<double>(reloadsFailed_), {}});
+  Family& info = add("fulcrum_config_info", MetricType::Info,
+                     "The applied config revision: source hash and generation (value 1)");
+  Family& applied = add("fulcrum_config_last_reload_success_timestamp_seconds", MetricType::Gauge,
+                        "When the applied config revision was loaded (Unix time)", "seconds");
   if (current_) {
-    fmt::format_to(it, "fulcrum_config_info{{hash=\"{}\",generation=\"{}\"}} 1\n", current_->hash,
-                   current_->generation);
+    info.series.push_back(
+        {{{"hash", current_->hash}, {"generation", std::to_string(current_->generation)}}, 1, {}});
+    applied.series.push_back({{}, seconds(current_->compiledAt), {}});
   }
-  stats::writeMetricHeader(out, "fulcrum_ready", "gauge", "1 when /readyz answers 200");
-  fmt::format_to(it, "fulcrum_ready {}\n", ready() ? 1 : 0);
-  stats::writeMetricHeader(out, "fulcrum_workers", "gauge", "Worker threads");
-  fmt::format_to(it, "fulcrum_workers {}\n", workers_.size());
-  return out;
+  Family& attempt =
+      add("fulcrum_config_last_reload_timestamp_seconds", MetricType::Gauge,
+          "When a config load was last attempted, applied or not (Unix time)", "seconds");
+  if (lastReloadAttempt_ != SystemTime{}) {
+    attempt.series.push_back({{}, seconds(lastReloadAttempt_), {}});
+  }
+  add("fulcrum_ready", MetricType::Gauge, "1 when /readyz answers 200")
+      .series.push_back({{}, ready() ? 1.0 : 0.0, {}});
+  add("fulcrum_workers", MetricType::Gauge, "Worker threads")
+      .series.push_back({{}, static_cast<double>(workers_.size()), {}});
+  if (const auto process = stats::readProcessStats()) {
+    stats::appendProcessFamilies(*process, families);
+  }
+  return families;
 }
 
 std::string Server::renderPools(const std::vector<WorkerReport>& reports) const {

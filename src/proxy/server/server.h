@@ -22,6 +22,7 @@
 #include "proxy/server/config_watcher.h"
 #include "proxy/server/worker.h"
 #include "proxy/snapshot/snapshot.h"
+#include "proxy/stats/exposition.h"
 #include "proxy/stats/metrics.h"
 
 namespace fulcrum::server {
@@ -32,6 +33,10 @@ struct ServerOptions {
   uint32_t workers = 1;
   std::string id = "fulcrum-proxy";
   std::chrono::milliseconds drainTimeout = std::chrono::seconds(30);
+  // Metrics cardinality: per-endpoint series on/off, and the most label values per dimension
+  // (listener, route, pool, endpoint) before new ones fold into "__overflow__".
+  bool metricsEndpointSeries = true;
+  size_t metricsMaxSeries = stats::SlotTable::kDefaultMaxSeries;
 };
 
 class Server {
@@ -65,7 +70,8 @@ private:
   void finish();
   void handleAdmin(const admin::AdminRequest& request, admin::Reply reply);
   void collect(std::function<void(std::vector<WorkerReport>)> done);
-  std::string renderMetrics(const std::vector<WorkerReport>& reports) const;
+  // Every metric family: the merged worker shards, config state, process metrics.
+  std::vector<stats::Family> buildFamilies(const std::vector<WorkerReport>& reports) const;
   std::string renderPools(const std::vector<WorkerReport>& reports) const;
   std::string renderConfig() const;
   bool ready() const { return current_ != nullptr && !draining_; }
@@ -78,12 +84,13 @@ private:
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<ConfigWatcher> watcher_;
-  stats::RouteSlots routeSlots_;
+  stats::StatsSlots statsSlots_;
   snapshot::SnapshotConstSharedPtr current_;
   std::vector<ActiveListener> listeners_;
   uint64_t generation_ = 0;
   uint64_t reloadsSucceeded_ = 0;
   uint64_t reloadsFailed_ = 0;
+  SystemTime lastReloadAttempt_{};
   std::string lastError_;
   bool draining_ = false;
   size_t drainedWorkers_ = 0;

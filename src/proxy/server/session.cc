@@ -168,6 +168,8 @@ void Session::resetRequest() {
   rule_ = nullptr;
   filters_ = nullptr;
   routeSlot_ = stats::RouteSlots::kUnrouted;
+  poolSlot_ = 0;
+  timed_ = false;
   endpoint_ = nullptr;
   endpointIndex_ = -1;
   hashKey_.reset();
@@ -226,7 +228,7 @@ void Session::park() {
 void Session::completePark() {
   net::TimerWheel::disarm(timer_);
   releaseActive();
-  worker_.park(std::move(client_), std::move(snap_), *listener_,
+  worker_.park(std::move(client_), std::move(snap_), *listener_, listenerSlot,
                std::string_view(clientIp_, clientIpLen_), idleDeadline_);
   phase_ = Phase::Idle;
   idleDeadline_ = {};
@@ -236,7 +238,24 @@ void Session::completePark() {
 }
 
 void Session::countResponse(uint16_t status) {
-  worker_.stats().countResponse(routeSlot_, status);
+  stats::RequestRecord record;
+  record.listener = listenerSlot;
+  record.route = routeSlot_;
+  record.pool = poolSlot_;
+  record.endpoint = endpointIndex_ >= 0 ? endpointSlot() : 0;
+  record.status = status;
+  record.timed = timed_;
+  if (timed_) {
+    record.duration = preciseNow() - requestStart_;
+  }
+  worker_.stats().recordRequest(record);
+}
+
+MonotonicTime Session::preciseNow() {
+  // Reads the clock and refreshes the wheel's cached time with it (which only makes the
+  // deadlines armed next more exact): the wheel's tick is too coarse for latency histograms.
+  worker_.wheel().refreshNow();
+  return worker_.wheel().now();
 }
 
 void Session::onDrain() {
@@ -284,7 +303,7 @@ void Session::onHeadRead(const boost::system::error_code& ec, size_t n) {
     abort(in_.empty() ? ResponseFlag::None : ResponseFlag::DownstreamReset);
     return;
   }
-  worker_.stats().downstreamBytesReceived += n;
+  worker_.stats().addReceived(listenerSlot, n);
   const bool wasEmpty = in_.empty();
   in_.commit(n);
   if (wasEmpty && !firstRequest_) {
@@ -319,7 +338,8 @@ void Session::parseHead() {
 
 void Session::route() {
   firstRequest_ = false;
-  requestStart_ = worker_.wheel().now();
+  requestStart_ = preciseNow();
+  timed_ = true;
   if (snap_ != worker_.current()) {
     releaseActive();
     snap_ = worker_.current(); // RCU: this request runs on the newest snapshot
@@ -386,6 +406,7 @@ void Session::route() {
     return;
   }
   poolIndex_ = pool;
+  poolSlot_ = snapshot.pools[pool].statsSlot;
   // The consistent-hash key is taken now, while the head's views into in_ are valid. Without
   // the header or cookie, the balancer picks at random.
   if (const std::optional<config::HashOn>& hashOn = snapshot.pools[pool].pool->hashOn) {
@@ -536,7 +557,8 @@ void Session::connect(net::EndpointPool& endpoint) {
   if (rule_->rule != nullptr && rule_->rule->timeouts.connect) {
     timeout = *rule_->rule->timeouts.connect;
   }
-  connectDeadline_ = worker_.wheel().now() + timeout;
+  connectStart_ = preciseNow();
+  connectDeadline_ = connectStart_ + timeout;
   worker_.wheel().arm(timer_, connectDeadline_);
   ++pending_;
   up_->socket.async_connect(endpoint.endpoint(),
@@ -551,6 +573,8 @@ void Session::connect(net::EndpointPool& endpoint) {
 void Session::onConnected(const boost::system::error_code& ec) {
   if (ec) {
     ++worker_.stats().upstreamConnectFailures;
+    ++worker_.stats().pools[poolSlot_].connectFailures;
+    ++worker_.stats().endpoints[endpointSlot()].connectFailures;
     endpoint_->recordConnectFailure(worker_.wheel().now());
     closeUpstream();
     const size_t endpoints = snap_->pools[poolIndex_].endpoints.size();
@@ -564,6 +588,10 @@ void Session::onConnected(const boost::system::error_code& ec) {
   endpoint_->recordConnectSuccess();
   up_->connected = true;
   ++worker_.stats().upstreamConnectionsTotal;
+  stats::PoolCounters& poolStats = worker_.stats().pools[poolSlot_];
+  ++poolStats.connectionsTotal;
+  poolStats.connectTime.observe(preciseNow() - connectStart_);
+  ++worker_.stats().endpoints[endpointSlot()].connectionsTotal;
   boost::system::error_code ignored;
   up_->socket.set_option(tcp::no_delay(true), ignored);
   writeHead();
@@ -576,7 +604,8 @@ void Session::writeHead() {
   phase_ = Phase::Exchanging;
   ++up_->requests;
   const config::Timeouts* timeouts = rule_->rule != nullptr ? &rule_->rule->timeouts : nullptr;
-  const MonotonicTime now = worker_.wheel().now();
+  const MonotonicTime now = worker_.wheel().now(); // fresh: route() or onConnected() read it
+  upstreamSentAt_ = now;
   requestDeadline_ =
       timeouts != nullptr && timeouts->request ? requestStart_ + *timeouts->request : kNever;
   streamIdle_ = timeouts != nullptr && timeouts->idle ? *timeouts->idle : kDefaultStreamIdleTimeout;
@@ -656,7 +685,7 @@ void Session::onUploadRead(const boost::system::error_code& ec, size_t n) {
     abort(ResponseFlag::DownstreamReset); // the client went away before its body was complete
     return;
   }
-  worker_.stats().downstreamBytesReceived += n;
+  worker_.stats().addReceived(listenerSlot, n);
   in_.commit(n);
   lastActivity_ = worker_.wheel().now();
   if (reqFraming_ == http::BodyFraming::ContentLength) {
@@ -852,6 +881,7 @@ void Session::parseResponseHead() {
 
   // A final response.
   status_ = resp_.status;
+  worker_.stats().pools[poolSlot_].responseTime.observe(preciseNow() - upstreamSentAt_);
   upstreamReusable_ = resp_.keepAlive && resp_.framing != http::BodyFraming::UntilClose;
   http::ResponseOptions options;
   options.clientVersionMinor = req_.versionMinor;
@@ -885,7 +915,7 @@ void Session::onInterimWritten(const boost::system::error_code& ec) {
     abort(ResponseFlag::DownstreamReset);
     return;
   }
-  worker_.stats().downstreamBytesSent += headOut_.size();
+  worker_.stats().addSent(listenerSlot, headOut_.size());
   parseResponseHead();
 }
 
@@ -947,7 +977,7 @@ void Session::downloadForward() {
                              if (handlerDone(e)) {
                                return;
                              }
-                             worker_.stats().downstreamBytesSent += n;
+                             worker_.stats().addSent(listenerSlot, n);
                              onDownloadWritten(ec);
                            }));
 }
@@ -1104,7 +1134,7 @@ void Session::respondError(uint16_t status, ResponseFlag flag, std::string_view 
                              if (handlerDone(e)) {
                                return;
                              }
-                             worker_.stats().downstreamBytesSent += n;
+                             worker_.stats().addSent(listenerSlot, n);
                              onErrorWritten(ec);
                            }));
 }

@@ -63,6 +63,9 @@ public:
   // Index in the worker's live list and in its owning list (maintained by the worker).
   size_t liveIndex = 0;
   size_t ownerIndex = 0;
+  // Stats slot of the listener that accepted the connection (set by the worker before start or
+  // resume).
+  uint32_t listenerSlot = 0;
 
 private:
   enum class Phase : uint8_t {
@@ -131,6 +134,11 @@ private:
 
   void releaseActive();
   void countResponse(uint16_t status);
+  // The clock now (exact, unlike the wheel's tick time); for latency metrics.
+  MonotonicTime preciseNow();
+  uint32_t endpointSlot() const {
+    return snap_->snapshot->pools[poolIndex_].endpoints[endpointIndex_].statsSlot;
+  }
 
   Worker& worker_;
   net::HandlerMemory handlerMemory_; // outlives every operation: sessions are never freed early
@@ -164,6 +172,8 @@ private:
   const snapshot::RuleFilters* filters_ = nullptr; // of rule_, owned by snap_
   uint32_t routeSlot_ = 0;
   uint32_t poolIndex_ = 0;
+  uint32_t poolSlot_ = 0; // stats slot of the pool, 0 until the request is routed to one
+  bool timed_ = false;    // requestStart_ belongs to this request (its head was parsed)
   int64_t endpointIndex_ = -1;
   std::optional<uint64_t> hashKey_; // the pool's hashOn key of this request (ring_hash, maglev)
   // The in-flight count this request holds (an element of snap_->pools[poolIndex_].active), or
@@ -195,6 +205,8 @@ private:
   uint16_t status_ = 0;
   stats::ResponseFlag flag_ = stats::ResponseFlag::None;
   MonotonicTime requestStart_{};
+  MonotonicTime connectStart_{};     // connect() of the current upstream attempt
+  MonotonicTime upstreamSentAt_{};   // request head handed to the upstream connection
   MonotonicTime responseDeadline_{}; // response head due (timeouts.backendRequest)
   MonotonicTime requestDeadline_{};  // whole exchange due (timeouts.request), or max()
   MonotonicTime lastActivity_{};

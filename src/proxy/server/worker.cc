@@ -82,9 +82,8 @@ void Worker::adopt(snapshot::SnapshotConstSharedPtr snapshot) {
     p.active.assign(p.endpoints.size(), 0);
     local->pools.push_back(std::move(p));
   }
-  if (stats_.routes.size() < snapshot->routeSlotCount) {
-    stats_.routes.resize(snapshot->routeSlotCount);
-  }
+  stats_.reserveSlots(snapshot->routeSlotCount, snapshot->listenerSlotCount,
+                      snapshot->poolSlotCount, snapshot->endpointSlotCount);
   local->snapshot = std::move(snapshot);
   current_ = std::move(local); // sessions pick it up at their next request
   ++stats_.configApplied;
@@ -189,6 +188,7 @@ void Worker::onAccepted(Listener& listener, int fd, const tcp::endpoint& peer) {
   if (config.limits.maxConnections != 0 &&
       static_cast<uint64_t>(stats_.downstreamConnectionsActive) >= config.limits.maxConnections) {
     ++stats_.downstreamConnectionsRejected;
+    ++stats_.listeners[info->statsSlot].connectionsRejected;
     ::close(fd);
     return;
   }
@@ -202,7 +202,10 @@ void Worker::onAccepted(Listener& listener, int fd, const tcp::endpoint& peer) {
   net::AcceptedSocket::adopt(socket);
   ++stats_.downstreamConnectionsTotal;
   ++stats_.downstreamConnectionsActive;
+  ++stats_.listeners[info->statsSlot].connectionsTotal;
+  ++stats_.listeners[info->statsSlot].connectionsActive;
   Session* session = acquireSession();
+  session->listenerSlot = info->statsSlot;
   session->start(std::move(socket), peer, config);
 }
 
@@ -229,6 +232,7 @@ void Worker::releaseSession(Session* session, bool connectionClosed) {
   free_.push_back(session);
   if (connectionClosed) {
     --stats_.downstreamConnectionsActive;
+    --stats_.listeners[session->listenerSlot].connectionsActive;
   }
   maybeDrained();
 }
@@ -237,11 +241,12 @@ void Worker::releaseSession(Session* session, bool connectionClosed) {
 // Parked connections
 
 void Worker::park(tcp::socket socket, WorkerSnapshotPtr snap, const config::Listener& listener,
-                  std::string_view clientIp, MonotonicTime idleDeadline) {
+                  uint32_t listenerSlot, std::string_view clientIp, MonotonicTime idleDeadline) {
   if (draining_) {
     boost::system::error_code ignored;
     socket.close(ignored);
     --stats_.downstreamConnectionsActive;
+    --stats_.listeners[listenerSlot].connectionsActive;
     return;
   }
   ParkedConnection* parked = nullptr;
@@ -256,6 +261,7 @@ void Worker::park(tcp::socket socket, WorkerSnapshotPtr snap, const config::List
   parked->socket = std::move(socket);
   parked->snap = std::move(snap);
   parked->listener = &listener;
+  parked->listenerSlot = listenerSlot;
   parked->closing = false;
   parked->clientIpLen = static_cast<uint8_t>(std::min(clientIp.size(), sizeof(parked->clientIp)));
   std::copy_n(clientIp.data(), parked->clientIpLen, parked->clientIp);
@@ -281,9 +287,11 @@ void Worker::onParkedReady(ParkedConnection& parked, const boost::system::error_
     boost::system::error_code ignored;
     parked.socket.close(ignored);
     --stats_.downstreamConnectionsActive;
+    --stats_.listeners[parked.listenerSlot].connectionsActive;
   } else {
     // Bytes (or EOF) arrived: a session reads them as the next request (or ends the connection).
     Session* session = acquireSession();
+    session->listenerSlot = parked.listenerSlot;
     session->resume(parked);
   }
   parked.snap.reset();
@@ -367,6 +375,18 @@ void Worker::postCollect(std::function<void(WorkerReport)> reply) {
       report.endpoints.push_back(WorkerReport::Endpoint{
           pool.address(), pool.idleCount(), pool.consecutiveFailures(), pool.ejected(now)});
     });
+    // Open connections per pool and endpoint of the current config, into the copy only.
+    if (current_) {
+      const auto& pools = current_->snapshot->pools;
+      for (size_t p = 0; p < pools.size() && p < current_->pools.size(); ++p) {
+        const auto& endpoints = current_->pools[p].endpoints;
+        for (size_t e = 0; e < endpoints.size() && e < pools[p].endpoints.size(); ++e) {
+          const auto open = static_cast<int64_t>(endpoints[e]->openCount());
+          report.stats.pools[pools[p].statsSlot].connectionsActive += open;
+          report.stats.endpoints[pools[p].endpoints[e].statsSlot].connectionsActive += open;
+        }
+      }
+    }
     reply(std::move(report));
   });
 }

@@ -106,7 +106,7 @@ public:
   // for the client's next bytes without a session, then hands the connection to a fresh one
   // (Session::resume). Closes it at `idleDeadline`, on drain and on stop.
   void park(boost::asio::ip::tcp::socket socket, WorkerSnapshotPtr snap,
-            const config::Listener& listener, std::string_view clientIp,
+            const config::Listener& listener, uint32_t listenerSlot, std::string_view clientIp,
             MonotonicTime idleDeadline);
   size_t parkedCount() const { return parkedLive_.size(); }
 

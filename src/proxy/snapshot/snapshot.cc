@@ -13,7 +13,7 @@ const ListenerInfo* Snapshot::findListener(std::string_view name) const {
   return nullptr;
 }
 
-Result<SnapshotConstSharedPtr> compileSnapshot(CompileInput input, stats::RouteSlots& slots) {
+Result<SnapshotConstSharedPtr> compileSnapshot(CompileInput input, stats::StatsSlots& slots) {
   auto snap = std::make_shared<Snapshot>();
   snap->generation = input.generation;
   snap->file = std::move(input.file);
@@ -28,12 +28,14 @@ Result<SnapshotConstSharedPtr> compileSnapshot(CompileInput input, stats::RouteS
     if (!addr) {
       return Error{fmt::format("listener {}: {}", listener.name, addr.error().message)};
     }
-    snap->listeners.push_back(ListenerInfo{&listener, std::move(addr.value())});
+    snap->listeners.push_back(
+        ListenerInfo{&listener, std::move(addr.value()), slots.listeners.slotFor(listener.name)});
   }
 
   for (const auto& pool : cfg.pools) {
     PoolInfo info;
     info.pool = &pool;
+    info.statsSlot = slots.pools.slotFor(pool.name);
     std::vector<lb::HostWeight> hosts;
     for (size_t i = 0; i < pool.endpoints.size(); ++i) {
       const auto& ep = pool.endpoints[i];
@@ -46,8 +48,11 @@ Result<SnapshotConstSharedPtr> compileSnapshot(CompileInput input, stats::RouteS
       if (ec) {
         return Error{fmt::format("pool {}: endpoint {}: {}", pool.name, ep.address, ec.message())};
       }
+      std::string address = addr->toString();
+      const uint32_t slot =
+          slots.endpoints.slotFor(stats::StatsSlots::endpointKey(pool.name, address));
       info.endpoints.push_back(EndpointInfo{
-          addr->toString(), boost::asio::ip::tcp::endpoint(ip, addr->port), ep.weight});
+          std::move(address), boost::asio::ip::tcp::endpoint(ip, addr->port), ep.weight, slot});
       hosts.push_back(lb::HostWeight{static_cast<uint32_t>(i), ep.weight, true});
     }
     info.balancer = lb::makeLoadBalancerFactory(pool, std::move(hosts));
@@ -64,7 +69,7 @@ Result<SnapshotConstSharedPtr> compileSnapshot(CompileInput input, stats::RouteS
   snap->routes = std::move(table.value());
 
   for (const auto& route : cfg.routes) {
-    snap->routeSlots.push_back(slots.slotFor(route.name));
+    snap->routeSlots.push_back(slots.routes.slotFor(route.name));
     std::vector<RuleFilters> rules;
     for (const auto& rule : route.rules) {
       RuleFilters f;
@@ -101,7 +106,10 @@ Result<SnapshotConstSharedPtr> compileSnapshot(CompileInput input, stats::RouteS
     }
     snap->ruleFilters.push_back(std::move(rules));
   }
-  snap->routeSlotCount = static_cast<uint32_t>(slots.names().size());
+  snap->routeSlotCount = static_cast<uint32_t>(slots.routes.size());
+  snap->listenerSlotCount = static_cast<uint32_t>(slots.listeners.size());
+  snap->poolSlotCount = static_cast<uint32_t>(slots.pools.size());
+  snap->endpointSlotCount = static_cast<uint32_t>(slots.endpoints.size());
   return SnapshotConstSharedPtr(std::move(snap));
 }
 

@@ -30,17 +30,21 @@ struct EndpointInfo {
   std::string address; // as configured, "ip:port"; the key of the per-worker upstream pools
   boost::asio::ip::tcp::endpoint endpoint;
   uint32_t weight = 1;
+  uint32_t statsSlot =
+      0; // StatsSlots::endpoints ("pool" + address); 0 when endpoint series are off
 };
 
 struct PoolInfo {
   const config::Pool* pool = nullptr;  // owned by Snapshot::config
   std::vector<EndpointInfo> endpoints; // indexed like pool->endpoints
   lb::LoadBalancerFactorySharedPtr balancer;
+  uint32_t statsSlot = 0; // StatsSlots::pools
 };
 
 struct ListenerInfo {
   const config::Listener* listener = nullptr; // owned by Snapshot::config
   SocketAddress address;
+  uint32_t statsSlot = 0; // StatsSlots::listeners
 };
 
 // A rule's filters in the shape the data plane applies them: header edits as views into the
@@ -74,6 +78,9 @@ struct Snapshot {
   std::vector<uint32_t> routeSlots;                  // stats slot per route index (RouteSlots)
   std::vector<std::vector<RuleFilters>> ruleFilters; // [routeIndex][ruleIndex]
   uint32_t routeSlotCount = 1;                       // every slot < this
+  uint32_t listenerSlotCount = 1;                    // every ListenerInfo::statsSlot < this
+  uint32_t poolSlotCount = 1;                        // every PoolInfo::statsSlot < this
+  uint32_t endpointSlotCount = 1;                    // every EndpointInfo::statsSlot < this
 
   // The listener named `name`, or nullptr.
   const ListenerInfo* findListener(std::string_view name) const;
@@ -91,7 +98,8 @@ struct CompileInput {
 };
 
 // Compiles a validated config. Fails only where the validator let something through (an
-// endpoint address that is not an IP literal, a route table the router refuses). Main thread.
-Result<SnapshotConstSharedPtr> compileSnapshot(CompileInput input, stats::RouteSlots& slots);
+// endpoint address that is not an IP literal, a route table the router refuses). Assigns stats
+// slots from `slots` (stable across reloads). Main thread.
+Result<SnapshotConstSharedPtr> compileSnapshot(CompileInput input, stats::StatsSlots& slots);
 
 } // namespace fulcrum::snapshot

@@ -2,9 +2,31 @@
 
 #include <algorithm>
 
-#include <fmt/format.h>
-
 namespace fulcrum::stats {
+
+namespace {
+
+template <class T> void growTo(std::vector<T>& v, size_t n) {
+  if (v.size() < n) {
+    v.resize(n);
+  }
+}
+
+void addClasses(StatusClasses& into, const StatusClasses& from) {
+  for (size_t c = 0; c < into.size(); ++c) {
+    into[c] += from[c];
+  }
+}
+
+} // namespace
+
+void WorkerStats::reserveSlots(size_t routeCount, size_t listenerCount, size_t poolCount,
+                               size_t endpointCount) {
+  growTo(routes, routeCount);
+  growTo(listeners, listenerCount);
+  growTo(pools, poolCount);
+  growTo(endpoints, endpointCount);
+}
 
 void WorkerStats::merge(const WorkerStats& other) {
 #define FULCRUM_STATS_MERGE(field, name, help) field += other.field;
@@ -14,78 +36,79 @@ void WorkerStats::merge(const WorkerStats& other) {
   for (size_t i = 0; i < flags.size(); ++i) {
     flags[i] += other.flags[i];
   }
-  if (routes.size() < other.routes.size()) {
-    routes.resize(other.routes.size());
+  reserveSlots(other.routes.size(), other.listeners.size(), other.pools.size(),
+               other.endpoints.size());
+  for (size_t s = 0; s < other.routes.size(); ++s) {
+    addClasses(routes[s].byClass, other.routes[s].byClass);
+    routes[s].duration.merge(other.routes[s].duration);
   }
-  for (size_t slot = 0; slot < other.routes.size(); ++slot) {
-    for (size_t c = 0; c < routes[slot].byClass.size(); ++c) {
-      routes[slot].byClass[c] += other.routes[slot].byClass[c];
+  for (size_t s = 0; s < other.listeners.size(); ++s) {
+    ListenerCounters& l = listeners[s];
+    const ListenerCounters& o = other.listeners[s];
+    addClasses(l.byClass, o.byClass);
+    l.connectionsTotal += o.connectionsTotal;
+    l.connectionsRejected += o.connectionsRejected;
+    l.connectionsActive += o.connectionsActive;
+    l.bytesReceived += o.bytesReceived;
+    l.bytesSent += o.bytesSent;
+  }
+  for (size_t s = 0; s < other.pools.size(); ++s) {
+    PoolCounters& p = pools[s];
+    const PoolCounters& o = other.pools[s];
+    addClasses(p.byClass, o.byClass);
+    p.responseTime.merge(o.responseTime);
+    p.connectTime.merge(o.connectTime);
+    p.connectionsTotal += o.connectionsTotal;
+    p.connectFailures += o.connectFailures;
+    p.connectionsActive += o.connectionsActive;
+  }
+  for (size_t s = 0; s < other.endpoints.size(); ++s) {
+    EndpointCounters& e = endpoints[s];
+    const EndpointCounters& o = other.endpoints[s];
+    addClasses(e.byClass, o.byClass);
+    e.connectionsTotal += o.connectionsTotal;
+    e.connectFailures += o.connectFailures;
+    e.connectionsActive += o.connectionsActive;
+  }
+}
+
+uint32_t SlotTable::slotFor(std::string_view name) {
+  if (!enabled_) {
+    return kNone;
+  }
+  const std::string key(name);
+  if (auto it = index_.find(key); it != index_.end()) {
+    return it->second;
+  }
+  if (index_.size() >= maxSeries_) {
+    if (overflowSlot_ == 0) {
+      names_.emplace_back(kOverflow);
+      overflowSlot_ = static_cast<uint32_t>(names_.size() - 1);
     }
+    overflowedNames_.insert(key);
+    return overflowSlot_;
   }
+  names_.push_back(key);
+  const auto slot = static_cast<uint32_t>(names_.size() - 1);
+  index_.emplace(key, slot);
+  return slot;
 }
 
-uint32_t RouteSlots::slotFor(std::string_view routeName) {
-  auto it = std::find(names_.begin() + 1, names_.end(), routeName);
-  if (it != names_.end()) {
-    return static_cast<uint32_t>(it - names_.begin());
-  }
-  names_.emplace_back(routeName);
-  return static_cast<uint32_t>(names_.size() - 1);
+std::string StatsSlots::endpointKey(std::string_view pool, std::string_view address) {
+  std::string key;
+  key.reserve(pool.size() + 1 + address.size());
+  key.append(pool);
+  key.push_back(kEndpointKeySeparator);
+  key.append(address);
+  return key;
 }
 
-void writeMetricHeader(std::string& out, std::string_view name, std::string_view type,
-                       std::string_view help) {
-  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-}
-
-std::string escapeLabelValue(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\' || c == '"') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
+std::pair<std::string_view, std::string_view> StatsSlots::splitEndpointKey(std::string_view key) {
+  const size_t sep = key.find(kEndpointKeySeparator);
+  if (sep == std::string_view::npos) {
+    return {key, key}; // the overflow slot (or slot 0)
   }
-  return out;
-}
-
-void renderWorkerMetrics(const WorkerStats& sum, const std::vector<std::string>& routeNames,
-                         std::string& out) {
-  auto it = std::back_inserter(out);
-#define FULCRUM_STATS_RENDER_COUNTER(field, name, help)                                            \
-  writeMetricHeader(out, name, "counter", help);                                                   \
-  fmt::format_to(it, "{} {}\n", name, sum.field);
-#define FULCRUM_STATS_RENDER_GAUGE(field, name, help)                                              \
-  writeMetricHeader(out, name, "gauge", help);                                                     \
-  fmt::format_to(it, "{} {}\n", name, sum.field);
-  FULCRUM_WORKER_COUNTERS(FULCRUM_STATS_RENDER_COUNTER)
-  FULCRUM_WORKER_GAUGES(FULCRUM_STATS_RENDER_GAUGE)
-#undef FULCRUM_STATS_RENDER_COUNTER
-#undef FULCRUM_STATS_RENDER_GAUGE
-
-  writeMetricHeader(out, "fulcrum_requests_total", "counter",
-                    "Responses sent to clients by route and status class");
-  for (size_t slot = 0; slot < sum.routes.size() && slot < routeNames.size(); ++slot) {
-    const std::string route = escapeLabelValue(routeNames[slot]);
-    for (size_t c = 0; c < sum.routes[slot].byClass.size(); ++c) {
-      if (sum.routes[slot].byClass[c] != 0) {
-        fmt::format_to(it, "fulcrum_requests_total{{route=\"{}\",code_class=\"{}xx\"}} {}\n", route,
-                       c + 1, sum.routes[slot].byClass[c]);
-      }
-    }
-  }
-
-  writeMetricHeader(out, "fulcrum_responses_flagged_total", "counter",
-                    "Responses the proxy generated or cut short, by response flag");
-  for (size_t i = 1; i < sum.flags.size(); ++i) {
-    fmt::format_to(it, "fulcrum_responses_flagged_total{{flag=\"{}\"}} {}\n",
-                   shortName(static_cast<ResponseFlag>(i)), sum.flags[i]);
-  }
+  return {key.substr(0, sep), key.substr(sep + 1)};
 }
 
 } // namespace fulcrum::stats

@@ -26,7 +26,7 @@ pools:
     endpoints: [{address: "[::1]:9003"}]
 )";
 
-Result<SnapshotConstSharedPtr> compile(std::string_view text, stats::RouteSlots& slots,
+Result<SnapshotConstSharedPtr> compile(std::string_view text, stats::StatsSlots& slots,
                                        uint64_t generation = 1) {
   auto loaded = config::loadString(text, "test.yaml");
   EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].format());
@@ -39,7 +39,7 @@ Result<SnapshotConstSharedPtr> compile(std::string_view text, stats::RouteSlots&
 }
 
 TEST(SnapshotTest, CompilesPoolsListenersAndRoutes) {
-  stats::RouteSlots slots;
+  stats::StatsSlots slots;
   auto snap = compile(kConfig, slots);
   ASSERT_TRUE(snap.ok()) << snap.error().message;
   const Snapshot& s = *snap.value();
@@ -69,7 +69,7 @@ TEST(SnapshotTest, CompilesPoolsListenersAndRoutes) {
 }
 
 TEST(SnapshotTest, RouteSlotsSurviveReloads) {
-  stats::RouteSlots slots;
+  stats::StatsSlots slots;
   auto first = compile(kConfig, slots);
   ASSERT_TRUE(first.ok());
   std::string second = kConfig;
@@ -80,6 +80,56 @@ TEST(SnapshotTest, RouteSlotsSurviveReloads) {
   EXPECT_NE(next.value()->routeSlots[1], first.value()->routeSlots[1]);
   EXPECT_EQ(next.value()->routeSlotCount, 4u);
   EXPECT_EQ(next.value()->generation, 2u);
+}
+
+TEST(SnapshotTest, PoolEndpointAndListenerSlotsSurviveReloads) {
+  stats::StatsSlots slots;
+  auto first = compile(kConfig, slots);
+  ASSERT_TRUE(first.ok());
+  const Snapshot& a = *first.value();
+  EXPECT_NE(a.pools[0].statsSlot, a.pools[1].statsSlot);
+  EXPECT_NE(a.pools[0].endpoints[0].statsSlot, a.pools[0].endpoints[1].statsSlot);
+  EXPECT_NE(a.listeners[0].statsSlot, 0u);
+  EXPECT_EQ(a.poolSlotCount, 3u);
+  EXPECT_EQ(a.endpointSlotCount, 4u);
+  EXPECT_EQ(a.listenerSlotCount, 2u);
+  EXPECT_EQ(slots.endpoints.names()[a.pools[0].endpoints[1].statsSlot],
+            stats::StatsSlots::endpointKey("a", "127.0.0.1:9002"));
+
+  // Pools swap places and one endpoint moves to the other pool.
+  constexpr const char* kSecond = R"(apiVersion: fulcrum/v1
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+routes:
+  - name: rest
+    rules:
+      - backends: [{pool: b}]
+pools:
+  - name: b
+    endpoints: [{address: "[::1]:9003"}, {address: 127.0.0.1:9002}]
+  - name: a
+    endpoints: [{address: 127.0.0.1:9001}]
+)";
+  auto next = compile(kSecond, slots, 2);
+  ASSERT_TRUE(next.ok());
+  const Snapshot& b = *next.value();
+  EXPECT_EQ(b.pools[0].statsSlot, a.pools[1].statsSlot); // "b"
+  EXPECT_EQ(b.pools[1].statsSlot, a.pools[0].statsSlot); // "a"
+  EXPECT_EQ(b.pools[0].endpoints[0].statsSlot, a.pools[1].endpoints[0].statsSlot);
+  EXPECT_EQ(b.pools[1].endpoints[0].statsSlot, a.pools[0].endpoints[0].statsSlot);
+  // 127.0.0.1:9002 in pool b is a new series (pool, endpoint), not a's.
+  EXPECT_EQ(b.pools[0].endpoints[1].statsSlot, 4u);
+  EXPECT_EQ(b.endpointSlotCount, 5u);
+  EXPECT_EQ(b.listeners[0].statsSlot, a.listeners[0].statsSlot);
+}
+
+TEST(SnapshotTest, EndpointSeriesOffUsesSlotZero) {
+  stats::StatsSlots slots;
+  slots.endpoints.configure(100, /*enabled=*/false);
+  auto snap = compile(kConfig, slots);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap.value()->pools[0].endpoints[0].statsSlot, 0u);
+  EXPECT_EQ(snap.value()->endpointSlotCount, 1u);
 }
 
 TEST(SnapshotTest, RuleFiltersViewTheConfig) {
@@ -109,7 +159,7 @@ pools:
   - name: a
     endpoints: [{address: 127.0.0.1:9001}]
 )";
-  stats::RouteSlots slots;
+  stats::StatsSlots slots;
   auto snap = compile(kFilters, slots);
   ASSERT_TRUE(snap.ok()) << snap.error().message;
   const auto& rules = snap.value()->ruleFilters;
