@@ -76,10 +76,15 @@ int Server::run() {
   for (uint32_t i = 0; i < options_.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, time_));
   }
+  if (auto started = startObservability(); !started) {
+    logLine("fulcrum-proxy: {}", started.error().message);
+    return 1;
+  }
   for (auto& worker : workers_) {
     worker->start();
   }
 
+  signals_.add(SIGUSR1);
   signals_.add(SIGTERM);
   signals_.add(SIGINT);
   signals_.add(SIGHUP);
@@ -90,6 +95,10 @@ int Server::run() {
         }
         if (signal == SIGHUP) {
           reload("SIGHUP");
+        } else if (signal == SIGUSR1) {
+          if (accessLog_) {
+            accessLog_->requestReopen(); // logrotate: the writer reopens the path
+          }
         } else if (draining_) {
           logLine("fulcrum-proxy: second {} during drain: stopping now", strsignal(signal));
           finish();
@@ -118,7 +127,61 @@ int Server::run() {
       std::_Exit(0);
     }
   }
+  stopObservability();
   return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access log and tracing: the writer and exporter threads, and each worker's rings
+
+Result<bool> Server::startObservability() {
+  auto note = [](const std::string& text) { logLine("fulcrum-proxy: {}", text); };
+  if (!options_.accessLog.path.empty()) {
+    auto writer = access_log::AccessLogWriter::open(options_.accessLog, workers_.size(), note);
+    if (!writer) {
+      return writer.error();
+    }
+    accessLog_ = std::move(writer.value());
+  }
+  if (!options_.tracing.collector.empty()) {
+    if (options_.tracing.instanceId.empty()) {
+      options_.tracing.instanceId = options_.id;
+    }
+    auto exporter = tracing::SpanExporter::create(options_.tracing, workers_.size(), note);
+    if (!exporter) {
+      return exporter.error();
+    }
+    exporter_ = std::move(exporter.value());
+  }
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    WorkerObservability& obs = workers_[i]->observability();
+    if (accessLog_) {
+      obs.accessLog = &accessLog_->ring(i);
+      obs.format = options_.accessLog.format;
+      obs.accessLogThreshold = access_log::sampleThreshold(options_.accessLog.sampleRatio);
+    }
+    if (exporter_) {
+      obs.spans = &exporter_->ring(i);
+    }
+    obs.traceThreshold = access_log::sampleThreshold(options_.traceSampleRatio);
+  }
+  if (accessLog_) {
+    accessLog_->start();
+  }
+  if (exporter_) {
+    exporter_->start();
+  }
+  return true;
+}
+
+void Server::stopObservability() {
+  // The workers have stopped: what their rings hold is written / sent once more.
+  if (accessLog_) {
+    accessLog_->stop();
+  }
+  if (exporter_) {
+    exporter_->stop();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,6 +438,22 @@ std::string Server::renderMetrics(const std::vector<WorkerReport>& reports) cons
   }
   stats::writeMetricHeader(out, "fulcrum_ready", "gauge", "1 when /readyz answers 200");
   fmt::format_to(it, "fulcrum_ready {}\n", ready() ? 1 : 0);
+  if (exporter_) {
+    stats::writeMetricHeader(out, "fulcrum_tracing_spans_exported_total", "counter",
+                             "Spans the collector accepted");
+    fmt::format_to(it, "fulcrum_tracing_spans_exported_total {}\n", exporter_->spansExported());
+    stats::writeMetricHeader(out, "fulcrum_tracing_spans_dropped_total", "counter",
+                             "Sampled spans not exported: queue full, or the export failed");
+    fmt::format_to(it, "fulcrum_tracing_spans_dropped_total{{reason=\"queue_full\"}} {}\n",
+                   exporter_->spansDropped());
+    fmt::format_to(it, "fulcrum_tracing_spans_dropped_total{{reason=\"export_failed\"}} {}\n",
+                   exporter_->spansFailed());
+  }
+  if (accessLog_) {
+    stats::writeMetricHeader(out, "fulcrum_access_log_write_errors_total", "counter",
+                             "Failed writes (and reopens) of the access-log file");
+    fmt::format_to(it, "fulcrum_access_log_write_errors_total {}\n", accessLog_->writeErrors());
+  }
   stats::writeMetricHeader(out, "fulcrum_workers", "gauge", "Worker threads");
   fmt::format_to(it, "fulcrum_workers {}\n", workers_.size());
   return out;

@@ -18,11 +18,13 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/time_source.h"
+#include "proxy/access_log/writer.h"
 #include "proxy/admin/admin_server.h"
 #include "proxy/server/config_watcher.h"
 #include "proxy/server/worker.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/metrics.h"
+#include "proxy/tracing/exporter.h"
 
 namespace fulcrum::server {
 
@@ -32,6 +34,9 @@ struct ServerOptions {
   uint32_t workers = 1;
   std::string id = "fulcrum-proxy";
   std::chrono::milliseconds drainTimeout = std::chrono::seconds(30);
+  access_log::AccessLogOptions accessLog; // path empty: no access log
+  tracing::ExporterOptions tracing;       // collector empty: spans are not exported
+  double traceSampleRatio = 1.0;          // new traces; an incoming sampled flag is honoured
 };
 
 class Server {
@@ -61,6 +66,8 @@ private:
   // listeners `snap` no longer has (their connections stay).
   Result<std::vector<OpenedListener>> openListeners(const snapshot::Snapshot& snap);
   void commitListeners(const snapshot::Snapshot& snap, std::vector<OpenedListener> opened);
+  Result<bool> startObservability();
+  void stopObservability();
   void startDrain(std::string_view why);
   void finish();
   void handleAdmin(const admin::AdminRequest& request, admin::Reply reply);
@@ -75,6 +82,9 @@ private:
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer drainTimer_;
+  // Declared before workers_: the workers push into their rings until they are destroyed.
+  std::unique_ptr<access_log::AccessLogWriter> accessLog_;
+  std::unique_ptr<tracing::SpanExporter> exporter_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<ConfigWatcher> watcher_;

@@ -274,6 +274,7 @@ void Session::parseHead() {
 void Session::route() {
   firstRequest_ = false;
   requestStart_ = worker_.wheel().now();
+  beginRequestLog();
   if (snap_ != worker_.current()) {
     releaseActive();
     snap_ = worker_.current(); // RCU: this request runs on the newest snapshot
@@ -315,6 +316,9 @@ void Session::route() {
     ++epoch_;
     headOut_.clear();
     writeRedirect(redirect.status, redirect.location, headOut_);
+    status_ = redirect.status;
+    log_.bytesOut = headOut_.size();
+    logRequest();
     worker_.wheel().armAfter(timer_, kErrorWriteTimeout);
     ++pending_;
     boost::asio::async_write(client_, boost::asio::buffer(headOut_),
@@ -340,6 +344,7 @@ void Session::route() {
     return;
   }
   poolIndex_ = pool;
+  log_.pool = pool;
   // The consistent-hash key is taken now, while the head's views into in_ are valid. Without
   // the header or cookie, the balancer picks at random.
   if (const std::optional<config::HashOn>& hashOn = snapshot.pools[pool].pool->hashOn) {
@@ -373,6 +378,7 @@ void Session::route() {
   forwarding.peerAddress = std::string_view(clientIp_, clientIpLen_);
   forwarding.generatedRequestId = std::string_view(requestId, sizeof(requestId));
   forwarding.edits = filters_->requestEdits();
+  applyTrace(forwarding);
   if (filters_->rewrite != nullptr) {
     const config::UrlRewrite& rewrite = *filters_->rewrite;
     if (rewrite.pathKind) {
@@ -528,6 +534,7 @@ void Session::onConnected(const boost::system::error_code& ec) {
 
 void Session::writeHead() {
   phase_ = Phase::Exchanging;
+  log_.upstreamStart = logClock();
   ++up_->requests;
   const config::Timeouts* timeouts = rule_->rule != nullptr ? &rule_->rule->timeouts : nullptr;
   const MonotonicTime now = worker_.wheel().now();
@@ -573,6 +580,7 @@ void Session::onHeadWritten(const boost::system::error_code& ec) {
     uploadDone_ = true;
   } else {
     const size_t slice = uploadSlice_;
+    log_.bytesIn += slice;
     in_.consume(slice);
     uploadSlice_ = 0;
     if (reqFraming_ == http::BodyFraming::ContentLength) {
@@ -653,6 +661,7 @@ void Session::onUploadWritten(const boost::system::error_code& ec) {
   }
   lastActivity_ = worker_.wheel().now();
   const size_t slice = uploadSlice_;
+  log_.bytesIn += slice;
   in_.consume(slice);
   uploadSlice_ = 0;
   if (reqFraming_ == http::BodyFraming::ContentLength) {
@@ -840,6 +849,7 @@ void Session::onInterimWritten(const boost::system::error_code& ec) {
     return;
   }
   worker_.stats().downstreamBytesSent += headOut_.size();
+  log_.bytesOut += headOut_.size();
   parseResponseHead();
 }
 
@@ -902,6 +912,7 @@ void Session::downloadForward() {
                                return;
                              }
                              worker_.stats().downstreamBytesSent += n;
+                             log_.bytesOut += n;
                              onDownloadWritten(ec);
                            }));
 }
@@ -974,6 +985,7 @@ void Session::onDownloadWritten(const boost::system::error_code& ec) {
 
 void Session::responseComplete() {
   responseDone_ = true;
+  log_.upstreamEnd = logClock();
   countResponse(status_);
   if (!uploadDone_) {
     // The upstream answered before the request body was complete: the rest of the body cannot
@@ -988,6 +1000,7 @@ void Session::responseComplete() {
 // Phase: finish -> keep-alive or close
 
 void Session::finishExchange() {
+  logRequest();
   net::TimerWheel::disarm(timer_);
   ++epoch_; // nothing of this exchange may still complete into the next one
   if (up_ != nullptr) {
@@ -1049,6 +1062,9 @@ void Session::respondError(uint16_t status, ResponseFlag flag, std::string_view 
   scratch_.push_back('\n');
   headOut_.clear();
   http::writeErrorResponse(status, scratch_, /*close=*/true, headOut_);
+  beginErrorLog();
+  log_.bytesOut += headOut_.size();
+  logRequest();
   worker_.wheel().armAfter(timer_, kErrorWriteTimeout);
   ++pending_;
   boost::asio::async_write(client_, boost::asio::buffer(headOut_),
@@ -1114,6 +1130,7 @@ void Session::abort(ResponseFlag flag) {
     flag_ = flag;
     ++worker_.stats().flags[static_cast<size_t>(flag)];
   }
+  logRequest();
   closeUpstream();
   boost::system::error_code ignored;
   client_.close(ignored);
