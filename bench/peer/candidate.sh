@@ -2,7 +2,8 @@
 # The peer-bench candidate command for fulcrum-proxy (see /work/shared/bench/README.md):
 #   CANDIDATE_CMD="$PWD/bench/peer/candidate.sh" CANDIDATE_PORT=18400 peer-bench.sh
 # Writes a config from $LISTEN and $BACKENDS (round robin, upstream keep-alive is always on)
-# and execs the proxy with $WORKERS workers. The binary: $FULCRUM_PROXY, else build/bin (the
+# and execs the proxy with $WORKERS workers, plus the flags in $FULCRUM_EXTRA_ARGS (split on
+# spaces; e.g. "--access-log /tmp/access.log --trace-sample 0.01"). The binary: $FULCRUM_PROXY, else build/bin (the
 # release preset), else build/h-proxy/bin (a helper's build dir).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -26,4 +27,5 @@ config="${TMPDIR:-/tmp}/fulcrum-bench-${LISTEN##*:}.yaml"
   IFS=, read -ra eps <<<"$BACKENDS"
   for ep in "${eps[@]}"; do echo "      - {address: \"$ep\"}"; done
 } >"$config"
-exec "$proxy" --config "$config" --workers "$WORKERS" --admin 127.0.0.1:0 --id bench
+read -ra extra <<<"${FULCRUM_EXTRA_ARGS:-}"
+exec "$proxy" --config "$config" --workers "$WORKERS" --admin 127.0.0.1:0 --id bench "${extra[@]}"

@@ -81,6 +81,25 @@ int main(int argc, char** argv) {
                  "more fold into \"__overflow__\"")
       ->check(CLI::Range(size_t{1}, size_t{1000000}))
       ->capture_default_str();
+  std::string accessLogFormat = "json";
+  app.add_option("--access-log", options.accessLog.path,
+                 "write an access log to FILE ('-': standard output); reopened on SIGUSR1");
+  app.add_option("--access-log-format", accessLogFormat, "json or combined (nginx)")
+      ->capture_default_str();
+  app.add_option("--access-log-sample", options.accessLog.sampleRatio,
+                 "fraction of requests logged, 0..1")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--trace-collector", options.tracing.collector,
+                 "OTLP/HTTP collector base URL (http://host:4318); spans go to {URL}/v1/traces")
+      ->envname("OTEL_EXPORTER_OTLP_ENDPOINT");
+  app.add_option("--trace-sample", options.traceSampleRatio,
+                 "fraction of new traces sampled, 0..1 (an incoming traceparent's flag wins)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--service-name", options.tracing.serviceName, "service.name of exported spans")
+      ->envname("OTEL_SERVICE_NAME")
+      ->capture_default_str();
   app.add_flag("--validate", validateOnly, "check --config and exit (0 valid, 1 invalid)");
   try {
     app.parse(argc, argv);
@@ -107,6 +126,19 @@ int main(int argc, char** argv) {
   }
   options.drainTimeout = *drain;
   options.metricsEndpointSeries = endpointSeries == "on";
+  const auto format = fulcrum::access_log::parseFormat(accessLogFormat);
+  if (!format) {
+    std::fprintf(stderr, "fulcrum-proxy: --access-log-format %s: expected json or combined\n",
+                 accessLogFormat.c_str());
+    return 2;
+  }
+  options.accessLog.format = *format;
+  if (!options.tracing.collector.empty()) {
+    if (auto url = fulcrum::tracing::parseCollectorUrl(options.tracing.collector); !url) {
+      std::fprintf(stderr, "fulcrum-proxy: --trace-collector: %s\n", url.error().message.c_str());
+      return 2;
+    }
+  }
   fulcrum::RealTimeSource time;
   fulcrum::server::Server server(std::move(options), time);
   return server.run();

@@ -158,6 +158,17 @@ bool isSaneRequestId(std::string_view id) {
   return true;
 }
 
+// Whether a request field is a Trace Context field the writer replaces or drops.
+bool isReplacedTraceField(std::string_view name, const ForwardOptions& options) {
+  if (name.size() == 11) {
+    return !options.traceparent.empty() && iequals(name, "traceparent");
+  }
+  if (name.size() == 10) {
+    return options.dropTracestate && iequals(name, "tracestate");
+  }
+  return false;
+}
+
 // Calls fn(entry) for the non-empty entries of a comma-separated list from right to left, OWS
 // trimmed; stops when fn returns false.
 template <class Fn> bool forEachListElementReverse(std::string_view list, Fn&& fn) {
@@ -189,7 +200,7 @@ void writeUpstreamRequestHead(const RequestHead& head, const ForwardOptions& opt
                               std::string& out) {
   HeadWriter w(out, estimateHeadBytes(head.headBytes, options.edits) + options.pathOverride.size() +
                         options.hostOverride.size() + options.peerAddress.size() +
-                        options.generatedRequestId.size());
+                        options.generatedRequestId.size() + options.traceparent.size());
   w.put(head.method);
   w.put(' ');
   if (!options.pathOverride.empty()) {
@@ -211,7 +222,8 @@ void writeUpstreamRequestHead(const RequestHead& head, const ForwardOptions& opt
     const FieldKind kind = detail::classifyField(f.name);
     if (kind == FieldKind::Other || kind == FieldKind::Expect) {
       if ((hasEdits && editedAway(f.name, options.edits)) ||
-          (head.hasConnectionTokens && namedInConnection(f.name, head.headers))) {
+          (head.hasConnectionTokens && namedInConnection(f.name, head.headers)) ||
+          isReplacedTraceField(f.name, options)) {
         continue;
       }
       w.field(f.name, f.value);
@@ -251,6 +263,9 @@ void writeUpstreamRequestHead(const RequestHead& head, const ForwardOptions& opt
   const std::string_view requestId = requestIdFor(head, options.generatedRequestId);
   if (!requestId.empty()) {
     w.field("X-Request-Id", requestId);
+  }
+  if (!options.traceparent.empty()) {
+    w.field("traceparent", options.traceparent);
   }
 
   if (head.upgrade && options.allowUpgrade) {

@@ -45,6 +45,12 @@ struct ForwardOptions {
   // Sent as X-Request-Id when the client sent none or one that is not sane (see requestIdFor).
   // Empty: a sane client id is passed on, an insane one dropped.
   std::string_view generatedRequestId;
+  // W3C Trace Context of the proxy's hop. Non-empty: every traceparent field of the request is
+  // dropped and this value sent instead. Empty: traceparent fields are passed on as they are.
+  std::string_view traceparent;
+  // Drop the request's tracestate fields (the traceparent was absent or invalid, so they describe
+  // another trace). Otherwise tracestate is passed on unchanged.
+  bool dropTracestate = false;
   // Keep "Connection: upgrade" and Upgrade for upgrade requests (RequestHead::upgrade);
   // otherwise they are stripped like any hop-by-hop field.
   bool allowUpgrade = false;
@@ -60,7 +66,7 @@ struct ForwardOptions {
 //     Host, Content-Length, Transfer-Encoding, X-Forwarded-For / -Proto, X-Request-Id and edits
 //   edits' set and add fields
 //   X-Forwarded-For: <client's chain>, <peerAddress>
-//   X-Forwarded-Proto, X-Request-Id
+//   X-Forwarded-Proto, X-Request-Id, traceparent (when options.traceparent is set)
 //   Connection: upgrade + Upgrade (allowUpgrade), or Connection: close (closeUpstream)
 //   Content-Length: N or Transfer-Encoding: chunked, from RequestHead::framing
 //   CRLF

@@ -83,10 +83,15 @@ int Server::run() {
   for (uint32_t i = 0; i < options_.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, time_));
   }
+  if (auto started = startObservability(); !started) {
+    logLine("fulcrum-proxy: {}", started.error().message);
+    return 1;
+  }
   for (auto& worker : workers_) {
     worker->start();
   }
 
+  signals_.add(SIGUSR1);
   signals_.add(SIGTERM);
   signals_.add(SIGINT);
   signals_.add(SIGHUP);
@@ -97,6 +102,10 @@ int Server::run() {
         }
         if (signal == SIGHUP) {
           reload("SIGHUP");
+        } else if (signal == SIGUSR1) {
+          if (accessLog_) {
+            accessLog_->requestReopen(); // logrotate: the writer reopens the path
+          }
         } else if (draining_) {
           logLine("fulcrum-proxy: second {} during drain: stopping now", strsignal(signal));
           finish();
@@ -125,7 +134,61 @@ int Server::run() {
       std::_Exit(0);
     }
   }
+  stopObservability();
   return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access log and tracing: the writer and exporter threads, and each worker's rings
+
+Result<bool> Server::startObservability() {
+  auto note = [](const std::string& text) { logLine("fulcrum-proxy: {}", text); };
+  if (!options_.accessLog.path.empty()) {
+    auto writer = access_log::AccessLogWriter::open(options_.accessLog, workers_.size(), note);
+    if (!writer) {
+      return writer.error();
+    }
+    accessLog_ = std::move(writer.value());
+  }
+  if (!options_.tracing.collector.empty()) {
+    if (options_.tracing.instanceId.empty()) {
+      options_.tracing.instanceId = options_.id;
+    }
+    auto exporter = tracing::SpanExporter::create(options_.tracing, workers_.size(), note);
+    if (!exporter) {
+      return exporter.error();
+    }
+    exporter_ = std::move(exporter.value());
+  }
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    WorkerObservability& obs = workers_[i]->observability();
+    if (accessLog_) {
+      obs.accessLog = &accessLog_->ring(i);
+      obs.format = options_.accessLog.format;
+      obs.accessLogThreshold = access_log::sampleThreshold(options_.accessLog.sampleRatio);
+    }
+    if (exporter_) {
+      obs.spans = &exporter_->ring(i);
+    }
+    obs.traceThreshold = access_log::sampleThreshold(options_.traceSampleRatio);
+  }
+  if (accessLog_) {
+    accessLog_->start();
+  }
+  if (exporter_) {
+    exporter_->start();
+  }
+  return true;
+}
+
+void Server::stopObservability() {
+  // The workers have stopped: what their rings hold is written / sent once more.
+  if (accessLog_) {
+    accessLog_->stop();
+  }
+  if (exporter_) {
+    exporter_->stop();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -416,6 +479,21 @@ std::vector<stats::Family> Server::buildFamilies(const std::vector<WorkerReport>
       .series.push_back({{}, ready() ? 1.0 : 0.0, {}});
   add("fulcrum_workers", MetricType::Gauge, "Worker threads")
       .series.push_back({{}, static_cast<double>(workers_.size()), {}});
+  if (exporter_) {
+    add("fulcrum_tracing_spans_exported_total", MetricType::Counter, "Spans the collector accepted")
+        .series.push_back({{}, static_cast<double>(exporter_->spansExported()), {}});
+    Family& dropped = add("fulcrum_tracing_spans_dropped_total", MetricType::Counter,
+                          "Sampled spans not exported: queue full, or the export failed");
+    dropped.series.push_back(
+        {{{"reason", "queue_full"}}, static_cast<double>(exporter_->spansDropped()), {}});
+    dropped.series.push_back(
+        {{{"reason", "export_failed"}}, static_cast<double>(exporter_->spansFailed()), {}});
+  }
+  if (accessLog_) {
+    add("fulcrum_access_log_write_errors_total", MetricType::Counter,
+        "Failed writes (and reopens) of the access-log file")
+        .series.push_back({{}, static_cast<double>(accessLog_->writeErrors()), {}});
+  }
   if (const auto process = stats::readProcessStats()) {
     stats::appendProcessFamilies(*process, families);
   }

@@ -18,12 +18,14 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/time_source.h"
+#include "proxy/access_log/writer.h"
 #include "proxy/admin/admin_server.h"
 #include "proxy/server/config_watcher.h"
 #include "proxy/server/worker.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/exposition.h"
 #include "proxy/stats/metrics.h"
+#include "proxy/tracing/exporter.h"
 
 namespace fulcrum::server {
 
@@ -37,6 +39,9 @@ struct ServerOptions {
   // (listener, route, pool, endpoint) before new ones fold into "__overflow__".
   bool metricsEndpointSeries = true;
   size_t metricsMaxSeries = stats::SlotTable::kDefaultMaxSeries;
+  access_log::AccessLogOptions accessLog; // path empty: no access log
+  tracing::ExporterOptions tracing;       // collector empty: spans are not exported
+  double traceSampleRatio = 1.0;          // new traces; an incoming sampled flag is honoured
 };
 
 class Server {
@@ -66,6 +71,8 @@ private:
   // listeners `snap` no longer has (their connections stay).
   Result<std::vector<OpenedListener>> openListeners(const snapshot::Snapshot& snap);
   void commitListeners(const snapshot::Snapshot& snap, std::vector<OpenedListener> opened);
+  Result<bool> startObservability();
+  void stopObservability();
   void startDrain(std::string_view why);
   void finish();
   void handleAdmin(const admin::AdminRequest& request, admin::Reply reply);
@@ -81,6 +88,9 @@ private:
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer drainTimer_;
+  // Declared before workers_: the workers push into their rings until they are destroyed.
+  std::unique_ptr<access_log::AccessLogWriter> accessLog_;
+  std::unique_ptr<tracing::SpanExporter> exporter_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<ConfigWatcher> watcher_;

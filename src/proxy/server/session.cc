@@ -340,6 +340,7 @@ void Session::route() {
   firstRequest_ = false;
   requestStart_ = preciseNow();
   timed_ = true;
+  beginRequestLog();
   if (snap_ != worker_.current()) {
     releaseActive();
     snap_ = worker_.current(); // RCU: this request runs on the newest snapshot
@@ -381,6 +382,9 @@ void Session::route() {
     ++epoch_;
     headOut_.clear();
     writeRedirect(redirect.status, redirect.location, headOut_);
+    status_ = redirect.status;
+    log_.bytesOut = headOut_.size();
+    logRequest();
     worker_.wheel().armAfter(timer_, kErrorWriteTimeout);
     ++pending_;
     boost::asio::async_write(client_, boost::asio::buffer(headOut_),
@@ -407,6 +411,7 @@ void Session::route() {
   }
   poolIndex_ = pool;
   poolSlot_ = snapshot.pools[pool].statsSlot;
+  log_.pool = pool;
   // The consistent-hash key is taken now, while the head's views into in_ are valid. Without
   // the header or cookie, the balancer picks at random.
   if (const std::optional<config::HashOn>& hashOn = snapshot.pools[pool].pool->hashOn) {
@@ -440,6 +445,7 @@ void Session::route() {
   forwarding.peerAddress = std::string_view(clientIp_, clientIpLen_);
   forwarding.generatedRequestId = std::string_view(requestId, sizeof(requestId));
   forwarding.edits = filters_->requestEdits();
+  applyTrace(forwarding);
   if (filters_->rewrite != nullptr) {
     const config::UrlRewrite& rewrite = *filters_->rewrite;
     if (rewrite.pathKind) {
@@ -602,6 +608,7 @@ void Session::onConnected(const boost::system::error_code& ec) {
 
 void Session::writeHead() {
   phase_ = Phase::Exchanging;
+  log_.upstreamStart = logClock();
   ++up_->requests;
   const config::Timeouts* timeouts = rule_->rule != nullptr ? &rule_->rule->timeouts : nullptr;
   const MonotonicTime now = worker_.wheel().now(); // fresh: route() or onConnected() read it
@@ -648,6 +655,7 @@ void Session::onHeadWritten(const boost::system::error_code& ec) {
     uploadDone_ = true;
   } else {
     const size_t slice = uploadSlice_;
+    log_.bytesIn += slice;
     in_.consume(slice);
     uploadSlice_ = 0;
     if (reqFraming_ == http::BodyFraming::ContentLength) {
@@ -728,6 +736,7 @@ void Session::onUploadWritten(const boost::system::error_code& ec) {
   }
   lastActivity_ = worker_.wheel().now();
   const size_t slice = uploadSlice_;
+  log_.bytesIn += slice;
   in_.consume(slice);
   uploadSlice_ = 0;
   if (reqFraming_ == http::BodyFraming::ContentLength) {
@@ -916,6 +925,7 @@ void Session::onInterimWritten(const boost::system::error_code& ec) {
     return;
   }
   worker_.stats().addSent(listenerSlot, headOut_.size());
+  log_.bytesOut += headOut_.size();
   parseResponseHead();
 }
 
@@ -978,6 +988,7 @@ void Session::downloadForward() {
                                return;
                              }
                              worker_.stats().addSent(listenerSlot, n);
+                             log_.bytesOut += n;
                              onDownloadWritten(ec);
                            }));
 }
@@ -1050,6 +1061,7 @@ void Session::onDownloadWritten(const boost::system::error_code& ec) {
 
 void Session::responseComplete() {
   responseDone_ = true;
+  log_.upstreamEnd = logClock();
   countResponse(status_);
   if (!uploadDone_) {
     // The upstream answered before the request body was complete: the rest of the body cannot
@@ -1064,6 +1076,7 @@ void Session::responseComplete() {
 // Phase: finish -> keep-alive or close
 
 void Session::finishExchange() {
+  logRequest();
   net::TimerWheel::disarm(timer_);
   ++epoch_; // nothing of this exchange may still complete into the next one
   if (up_ != nullptr) {
@@ -1127,6 +1140,9 @@ void Session::respondError(uint16_t status, ResponseFlag flag, std::string_view 
   scratch_.push_back('\n');
   headOut_.clear();
   http::writeErrorResponse(status, scratch_, /*close=*/true, headOut_);
+  beginErrorLog();
+  log_.bytesOut += headOut_.size();
+  logRequest();
   worker_.wheel().armAfter(timer_, kErrorWriteTimeout);
   ++pending_;
   boost::asio::async_write(client_, boost::asio::buffer(headOut_),
@@ -1192,6 +1208,7 @@ void Session::abort(ResponseFlag flag) {
     flag_ = flag;
     ++worker_.stats().flags[static_cast<size_t>(flag)];
   }
+  logRequest();
   closeUpstream();
   boost::system::error_code ignored;
   client_.close(ignored);

@@ -27,12 +27,14 @@
 
 #include "common/time_source.h"
 #include "config/schema.h"
+#include "proxy/http/forward.h"
 #include "proxy/http/parser.h"
 #include "proxy/net/buffer.h"
 #include "proxy/net/handler_memory.h"
 #include "proxy/net/timer_wheel.h"
 #include "proxy/net/upstream_pool.h"
 #include "proxy/router/route_table.h"
+#include "proxy/server/observability.h"
 #include "proxy/server/worker.h"
 #include "proxy/stats/response_flags.h"
 
@@ -140,6 +142,16 @@ private:
     return snap_->snapshot->pools[poolIndex_].endpoints[endpointIndex_].statsSlot;
   }
 
+  // Access log and span (session_log.cc). beginRequestLog: a parsed request starts (copies what
+  // the record needs, decides the Trace Context); beginErrorLog: a response to a head that did
+  // not parse; applyTrace: traceparent/tracestate for the upstream head; logRequest: the request
+  // ended (emits once; no-op when nothing is pending).
+  void beginRequestLog();
+  void beginErrorLog();
+  void applyTrace(http::ForwardOptions& forwarding);
+  void logRequest();
+  MonotonicTime logClock() const; // the precise clock when recording, else {}
+
   Worker& worker_;
   net::HandlerMemory handlerMemory_; // outlives every operation: sessions are never freed early
   boost::asio::ip::tcp::socket client_;
@@ -217,6 +229,7 @@ private:
   // Keep-alive idle: the connection closes at this time, and parks before it (kParkAfter). Zero
   // when the session is not idle between requests.
   MonotonicTime idleDeadline_{};
+  RequestLog log_;
 };
 
 } // namespace fulcrum::server

@@ -23,7 +23,7 @@ constexpr std::chrono::milliseconds kTick{10};
 } // namespace
 
 Worker::Worker(uint32_t index, const TimeSource& time)
-    : index_(index), io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+    : index_(index), time_(time), io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       guard_(boost::asio::make_work_guard(io_)), wheel_(io_, time, kTick),
       upstreams_(io_, wheel_, stats_),
       rng_(0x9e3779b97f4a7c15ULL * (index + 1) ^

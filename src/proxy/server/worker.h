@@ -27,6 +27,7 @@
 #include "proxy/lb/rng.h"
 #include "proxy/net/timer_wheel.h"
 #include "proxy/net/upstream_pool.h"
+#include "proxy/server/observability.h"
 #include "proxy/server/parked_connection.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/metrics.h"
@@ -98,6 +99,9 @@ public:
   const WorkerSnapshotPtr& current() const { return current_; }
   bool draining() const { return draining_; }
   lb::Rng& rng() { return rng_; }
+  const TimeSource& time() const { return time_; }
+  // Access-log and tracing settings and scratch. Set up by the main thread before start().
+  WorkerObservability& observability() { return observability_; }
   uint32_t index() const { return index_; }
   // Returns a session to the pool; `connectionClosed` is false when its connection lives on as
   // a ParkedConnection (see park()).
@@ -145,6 +149,8 @@ private:
   void trimSessions();
 
   uint32_t index_;
+  const TimeSource& time_;
+  WorkerObservability observability_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   net::TimerWheel wheel_;

@@ -45,6 +45,8 @@ namespace fulcrum::stats {
     "Requests re-sent to another connection before any byte of a response arrived")                \
   X(downstreamBytesReceived, "fulcrum_downstream_received_bytes_total", "Bytes read from clients") \
   X(downstreamBytesSent, "fulcrum_downstream_sent_bytes_total", "Bytes written to clients")        \
+  X(accessLogLinesDropped, "fulcrum_access_log_lines_dropped_total",                               \
+    "Access-log lines dropped because the worker's buffer was full (slow disk)")                   \
   X(configApplied, "fulcrum_worker_config_applied_total", "Config snapshots adopted by the workers")
 
 #define FULCRUM_WORKER_GAUGES(X)                                                                   \

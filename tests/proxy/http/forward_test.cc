@@ -116,6 +116,35 @@ TEST(ForwardTest, KeepsASaneRequestIdAndReplacesOthers) {
   EXPECT_EQ(out.find("X-Request-Id"), std::string::npos) << out;
 }
 
+TEST(ForwardTest, ReplacesTraceparentAndDropsTracestateOnRequest) {
+  const std::string base = "GET / HTTP/1.1\r\nHost: h\r\n";
+  const std::string incoming =
+      base + "TraceParent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+             "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01\r\n"
+             "tracestate: a=1\r\nX-Other: 1\r\nTracestate: b=2\r\n\r\n";
+  const std::string ours = "00-4bf92f3577b34da6a3ce929d0e0e4736-2222222222222222-01";
+  ForwardOptions o;
+  o.traceparent = ours;
+  std::string out = upstream(incoming, o);
+  EXPECT_EQ(out.find("00f067aa0ba902b7"), std::string::npos) << out;
+  EXPECT_EQ(out.find("1111111111111111"), std::string::npos) << out;
+  EXPECT_NE(out.find("traceparent: " + ours + "\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("tracestate: a=1\r\nX-Other: 1\r\nTracestate: b=2\r\n"), std::string::npos)
+      << out;
+
+  o.dropTracestate = true;
+  out = upstream(incoming, o);
+  EXPECT_EQ(out.find("racestate"), std::string::npos) << out;
+  EXPECT_NE(out.find("X-Other: 1\r\n"), std::string::npos) << out;
+
+  // Without a value of the proxy's own, Trace Context fields pass through untouched.
+  out = upstream(incoming, ForwardOptions{});
+  EXPECT_NE(out.find("TraceParent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("tracestate: a=1\r\n"), std::string::npos) << out;
+}
+
 TEST(ForwardTest, AbsoluteFormBecomesOriginForm) {
   const std::string out =
       upstream("GET http://real.example:8080/p?q HTTP/1.1\r\nHost: spoofed\r\n\r\n", {});

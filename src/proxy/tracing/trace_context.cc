@@ -1,0 +1,122 @@
+#include "proxy/tracing/trace_context.h"
+
+namespace fulcrum::tracing {
+
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// 0..15 for a lowercase hex digit, -1 otherwise (uppercase is invalid in traceparent).
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  return -1;
+}
+
+bool parseHex(std::string_view text, uint8_t* out) {
+  for (size_t i = 0; i < text.size(); i += 2) {
+    const int hi = hexValue(text[i]);
+    const int lo = hexValue(text[i + 1]);
+    if (hi < 0 || lo < 0) {
+      return false;
+    }
+    out[i / 2] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+void putWord(uint64_t word, uint8_t* out) {
+  for (int i = 0; i < 8; ++i) {
+    out[i] = static_cast<uint8_t>(word >> (56 - 8 * i));
+  }
+}
+
+} // namespace
+
+std::optional<TraceParent> parseTraceparent(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+    value.remove_prefix(1);
+  }
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+    value.remove_suffix(1);
+  }
+  if (value.size() < kTraceparentSize) {
+    return std::nullopt;
+  }
+  TraceParent tp;
+  if (!parseHex(value.substr(0, 2), &tp.version) || tp.version == 0xff) {
+    return std::nullopt;
+  }
+  if (tp.version == 0 ? value.size() != kTraceparentSize
+                      : value.size() > kTraceparentSize && value[kTraceparentSize] != '-') {
+    return std::nullopt;
+  }
+  if (value[2] != '-' || value[35] != '-' || value[52] != '-') {
+    return std::nullopt;
+  }
+  if (!parseHex(value.substr(3, 32), tp.traceId.data()) ||
+      !parseHex(value.substr(36, 16), tp.parentId.data()) ||
+      !parseHex(value.substr(53, 2), &tp.flags)) {
+    return std::nullopt;
+  }
+  if (isZero(tp.traceId) || isZero(tp.parentId)) {
+    return std::nullopt;
+  }
+  return tp;
+}
+
+void writeHex(const uint8_t* bytes, size_t size, char* out) {
+  for (size_t i = 0; i < size; ++i) {
+    out[2 * i] = kHex[bytes[i] >> 4];
+    out[2 * i + 1] = kHex[bytes[i] & 0xf];
+  }
+}
+
+void writeTraceparent(const TraceId& traceId, const SpanId& spanId, uint8_t flags, char* out) {
+  out[0] = '0';
+  out[1] = '0';
+  out[2] = '-';
+  writeHex(traceId.data(), traceId.size(), out + 3);
+  out[35] = '-';
+  writeHex(spanId.data(), spanId.size(), out + 36);
+  out[52] = '-';
+  out[53] = kHex[flags >> 4];
+  out[54] = kHex[flags & 0xf];
+}
+
+bool isZero(const TraceId& id) {
+  for (uint8_t b : id) {
+    if (b != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool isZero(const SpanId& id) {
+  for (uint8_t b : id) {
+    if (b != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TraceId traceIdFrom(uint64_t high, uint64_t low) {
+  TraceId id{};
+  putWord(high, id.data());
+  putWord(low == 0 && high == 0 ? 1 : low, id.data() + 8);
+  return id;
+}
+
+SpanId spanIdFrom(uint64_t word) {
+  SpanId id{};
+  putWord(word == 0 ? 1 : word, id.data());
+  return id;
+}
+
+} // namespace fulcrum::tracing
