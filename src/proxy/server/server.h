@@ -19,7 +19,7 @@
 
 #include "common/time_source.h"
 #include "proxy/admin/admin_server.h"
-#include "proxy/server/config_watcher.h"
+#include "proxy/server/config_source.h"
 #include "proxy/server/worker.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/metrics.h"
@@ -27,10 +27,11 @@
 namespace fulcrum::server {
 
 struct ServerOptions {
-  std::string configPath;
+  std::string configPath;           // used when `configSource` is not set: a FileConfigSource
+  ConfigSourceFactory configSource; // where config comes from (file, store); see config_source.h
   std::string adminAddress = "127.0.0.1:9901";
   uint32_t workers = 1;
-  std::string id = "fulcrum-proxy";
+  std::string id; // empty: HOSTNAME-ADMINPORT (stable across restarts, unique per host)
   std::chrono::milliseconds drainTimeout = std::chrono::seconds(30);
 };
 
@@ -49,7 +50,10 @@ private:
     SocketAddress bound; // with the real port
   };
 
-  void reload(std::string_view reason);
+  // Applies or refuses a candidate from the config source: compile (here, off the workers),
+  // listeners, publish; tells the source the outcome.
+  void apply(ConfigCandidate candidate);
+  void refuse(const ConfigCandidate& candidate, std::vector<std::string> errors);
   struct OpenedListener {
     std::string name;
     std::string address;
@@ -77,7 +81,7 @@ private:
   boost::asio::steady_timer drainTimer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<admin::AdminServer> admin_;
-  std::unique_ptr<ConfigWatcher> watcher_;
+  std::unique_ptr<ConfigSource> source_;
   stats::RouteSlots routeSlots_;
   snapshot::SnapshotConstSharedPtr current_;
   std::vector<ActiveListener> listeners_;
@@ -85,9 +89,13 @@ private:
   uint64_t reloadsSucceeded_ = 0;
   uint64_t reloadsFailed_ = 0;
   std::string lastError_;
+  uint64_t appliedRevision_ = 0; // the store revision current_ came from (0: a file)
+  bool appliedFromCache_ = false;
+  uint64_t refusedRevision_ = 0; // the last store revision refused
   bool draining_ = false;
   size_t drainedWorkers_ = 0;
   bool finished_ = false;
+  int exitCode_ = 0;
 };
 
 } // namespace fulcrum::server
