@@ -13,6 +13,8 @@
 #include "common/time_source.h"
 #include "config/loader.h"
 #include "proxy/server/server.h"
+#include "proxy/server/store_config_source.h"
+#include "store/codec.h"
 
 namespace {
 
@@ -58,16 +60,27 @@ int main(int argc, char** argv) {
   const unsigned cores = std::thread::hardware_concurrency();
   options.workers = cores == 0 ? 1 : cores;
   bool validateOnly = false;
-  std::string store;
+  fulcrum::server::StoreSourceOptions storeOptions;
   std::string drainTimeout = "30s";
+  std::string bootWait = "3s";
   app.add_option("--config", options.configPath, "config file (YAML or JSON), hot-reloaded");
-  app.add_option("--store", store, "config store URL (not supported by this build yet)");
+  app.add_option("--store", storeOptions.url,
+                 "config store to watch: file:///DIR or etcd://HOST:PORT[,HOST:PORT...]");
+  app.add_option("--cache-dir", storeOptions.cacheDir,
+                 "with --store: where the last good revision is kept (default "
+                 "$XDG_STATE_HOME/fulcrum/proxy-ID, else ~/.local/state/fulcrum/proxy-ID)");
+  app.add_option("--store-boot-wait", bootWait,
+                 "with --store: how long a starting proxy waits for the store before it serves "
+                 "its cached revision")
+      ->capture_default_str();
   app.add_option("--admin", options.adminAddress, "admin listener address (port 0: any)")
       ->capture_default_str();
   app.add_option("--workers", options.workers, "worker threads (default: cores)")
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
-  app.add_option("--id", options.id, "instance id (reported by /config)");
+  app.add_option("--id", options.id,
+                 "instance id, registered in the store and shown by /config (default "
+                 "HOSTNAME-ADMINPORT)");
   app.add_option("--drain-timeout", drainTimeout,
                  "drain deadline after SIGTERM: 30s, 500ms, 2m (a bare number is milliseconds)")
       ->capture_default_str();
@@ -107,16 +120,39 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
-  if (!store.empty()) {
-    std::fprintf(stderr, "fulcrum-proxy: --store is not supported yet; use --config FILE\n");
+  const bool fromStore = !storeOptions.url.empty();
+  if (fromStore && !options.configPath.empty()) {
+    std::fprintf(stderr, "fulcrum-proxy: --config and --store are mutually exclusive: a proxy "
+                         "reads one file or watches one store\n");
     return 2;
   }
-  if (options.configPath.empty()) {
-    std::fprintf(stderr, "fulcrum-proxy: --config FILE is required\n");
+  if (!fromStore && options.configPath.empty()) {
+    std::fprintf(stderr, "fulcrum-proxy: --config FILE or --store URL is required\n");
     return 2;
   }
   if (validateOnly) {
+    if (fromStore) {
+      std::fprintf(stderr, "fulcrum-proxy: --validate checks a --config FILE (for a store "
+                           "revision: fulcrumctl validate)\n");
+      return 2;
+    }
     return validate(options.configPath);
+  }
+  if (fromStore && storeOptions.url.rfind("file://", 0) != 0 &&
+      storeOptions.url.rfind("etcd://", 0) != 0) {
+    std::fprintf(stderr, "fulcrum-proxy: --store %s: expected file:///DIR or etcd://HOST:PORT\n",
+                 storeOptions.url.c_str());
+    return 2;
+  }
+  if (!fromStore && !storeOptions.cacheDir.empty()) {
+    std::fprintf(stderr, "fulcrum-proxy: --cache-dir only applies with --store\n");
+    return 2;
+  }
+  if (!options.id.empty() && !fulcrum::store::isValidInstanceId(options.id)) {
+    std::fprintf(stderr,
+                 "fulcrum-proxy: --id %s: use 1-128 of A-Z a-z 0-9 . _ - (not starting with .)\n",
+                 options.id.c_str());
+    return 2;
   }
   const auto drain = parseDuration(drainTimeout);
   if (!drain) {
@@ -140,6 +176,19 @@ int main(int argc, char** argv) {
     }
   }
   fulcrum::RealTimeSource time;
+  if (fromStore) {
+    const auto wait = parseDuration(bootWait);
+    if (!wait) {
+      std::fprintf(stderr, "fulcrum-proxy: --store-boot-wait %s: expected e.g. 3s, 500ms\n",
+                   bootWait.c_str());
+      return 2;
+    }
+    storeOptions.bootWait = *wait;
+    storeOptions.store.time = &time;
+    options.configSource = [storeOptions, &time](boost::asio::io_context& io) {
+      return std::make_unique<fulcrum::server::StoreConfigSource>(io, storeOptions, time);
+    };
+  }
   fulcrum::server::Server server(std::move(options), time);
   return server.run();
 }

@@ -13,6 +13,7 @@
 #include "config/loader.h"
 #include "proxy/net/listen_socket.h"
 #include "proxy/stats/process_metrics.h"
+#include "proxy/server/file_config_source.h"
 
 namespace fulcrum::server {
 
@@ -36,6 +37,23 @@ template <class... Args> void logLine(fmt::format_string<Args...> format, Args&&
   line.push_back('\n');
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
+}
+
+// HOSTNAME-ADMINPORT: stable across restarts (so the store cache is found again), unique among
+// the proxies of one host (they cannot share an admin port).
+std::string defaultInstanceId(uint16_t adminPort) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == 0) {
+    std::snprintf(host, sizeof(host), "fulcrum-proxy");
+  }
+  std::string id;
+  for (const char* p = host; *p != 0; ++p) {
+    const char c = *p;
+    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '-' || c == '_';
+    id.push_back(safe ? c : '-');
+  }
+  return fmt::format("{}-{}", id, adminPort);
 }
 
 void announce(const std::string& line) {
@@ -101,7 +119,9 @@ int Server::run() {
           return;
         }
         if (signal == SIGHUP) {
-          reload("SIGHUP");
+          if (source_ && !draining_) {
+            source_->refresh("SIGHUP");
+          }
         } else if (signal == SIGUSR1) {
           if (accessLog_) {
             accessLog_->requestReopen(); // logrotate: the writer reopens the path
@@ -117,12 +137,19 @@ int Server::run() {
       };
   signals_.async_wait(onSignal);
 
-  watcher_ =
-      std::make_unique<ConfigWatcher>(io_, options_.configPath, [this] { reload("file change"); });
-  if (auto started = watcher_->start(); !started) {
-    logLine("fulcrum-proxy: config watch disabled: {}", started.error().message);
+  if (options_.id.empty()) {
+    options_.id = defaultInstanceId(bound.port);
   }
-  reload("start");
+  source_ = options_.configSource ? options_.configSource(io_)
+                                  : std::make_unique<FileConfigSource>(io_, options_.configPath);
+  SourceContext context{options_.id, bound.toString(), FULCRUM_VERSION};
+  if (auto started = source_->start(
+          context, [this](ConfigCandidate candidate) { apply(std::move(candidate)); });
+      !started) {
+    logLine("fulcrum-proxy: {}: {}", source_->describe(), started.error().message);
+    exitCode_ = 1;
+    finish();
+  }
 
   io_.run();
 
@@ -135,7 +162,8 @@ int Server::run() {
     }
   }
   stopObservability();
-  return 0;
+  source_.reset(); // deregisters a store instance (may wait for the store's timeout)
+  return exitCode_;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,48 +222,49 @@ void Server::stopObservability() {
 // ---------------------------------------------------------------------------------------------
 // Config: load -> validate -> compile (here, off the workers) -> listeners -> publish
 
-void Server::reload(std::string_view reason) {
+void Server::apply(ConfigCandidate candidate) {
   if (draining_) {
     return;
   }
   lastReloadAttempt_ = time_.systemTime();
-  config::LoadResult loaded = config::loadFile(options_.configPath);
+  config::LoadResult& loaded = candidate.loaded;
   if (!loaded.ok()) {
-    ++reloadsFailed_;
-    lastError_.clear();
-    logLine("fulcrum-proxy: config {} rejected ({}), {}:", options_.configPath, reason,
-            current_ ? "keeping revision " + current_->hash : "no config applied yet");
+    std::vector<std::string> errors;
     for (const auto& d : loaded.errors) {
-      logLine("  {}", d.format());
-      lastError_ += d.format() + "\n";
+      errors.push_back(d.format());
     }
+    refuse(candidate, std::move(errors));
     return;
   }
   if (current_ && loaded.hash == current_->hash) {
-    return; // the same revision (editors write more than once; SIGHUP without a change)
+    // The same content (editors write more than once; SIGHUP without a change; a rollback to the
+    // running text; the store's revision of what was booted from the cache): nothing to
+    // compile, but the source learns which revision this is.
+    if (candidate.revision != appliedRevision_ || candidate.fromCache != appliedFromCache_) {
+      appliedRevision_ = candidate.revision;
+      appliedFromCache_ = candidate.fromCache;
+      logLine("fulcrum-proxy: {} has the running content (hash {})", candidate.label,
+              current_->hash);
+    }
+    source_->applied(candidate);
+    return;
   }
   snapshot::CompileInput input;
   input.config = std::move(*loaded.config);
-  input.file = options_.configPath;
+  input.file = candidate.label;
   input.hash = loaded.hash;
-  input.source = std::move(loaded.source);
+  input.source = loaded.source;
   input.generation = generation_ + 1;
   input.now = time_.systemTime();
   auto compiled = snapshot::compileSnapshot(std::move(input), statsSlots_);
   if (!compiled) {
-    ++reloadsFailed_;
-    lastError_ = compiled.error().message;
-    logLine("fulcrum-proxy: config {} rejected ({}): {}", options_.configPath, reason,
-            compiled.error().message);
+    refuse(candidate, {compiled.error().message});
     return;
   }
   snapshot::SnapshotConstSharedPtr snap = std::move(compiled.value());
   auto opened = openListeners(*snap);
   if (!opened) {
-    ++reloadsFailed_;
-    lastError_ = opened.error().message;
-    logLine("fulcrum-proxy: config {} rejected ({}): {}", options_.configPath, reason,
-            opened.error().message);
+    refuse(candidate, {opened.error().message});
     return;
   }
   // Workers get the snapshot before any new listener, so that a new listener's first
@@ -248,8 +277,26 @@ void Server::reload(std::string_view reason) {
   ++reloadsSucceeded_;
   lastError_.clear();
   current_ = std::move(snap);
-  logLine("fulcrum-proxy: applied config {} revision {} ({})", options_.configPath, current_->hash,
-          reason);
+  appliedRevision_ = candidate.revision;
+  appliedFromCache_ = candidate.fromCache;
+  logLine("fulcrum-proxy: applied {} hash {} ({})", candidate.label, current_->hash,
+          candidate.reason);
+  source_->applied(candidate);
+}
+
+void Server::refuse(const ConfigCandidate& candidate, std::vector<std::string> errors) {
+  ++reloadsFailed_;
+  lastError_.clear();
+  if (candidate.revision != 0 && !candidate.fromCache) {
+    refusedRevision_ = candidate.revision;
+  }
+  logLine("fulcrum-proxy: {} rejected ({}), {}:", candidate.label, candidate.reason,
+          current_ ? "keeping hash " + current_->hash : "no config applied yet");
+  for (const auto& e : errors) {
+    logLine("  {}", e);
+    lastError_ += e + "\n";
+  }
+  source_->refused(candidate, errors);
 }
 
 Result<std::vector<Server::OpenedListener>> Server::openListeners(const snapshot::Snapshot& snap) {
@@ -328,8 +375,8 @@ void Server::commitListeners(const snapshot::Snapshot& snap, std::vector<OpenedL
 void Server::startDrain(std::string_view why) {
   draining_ = true; // /readyz answers 503 from now on
   logLine("fulcrum-proxy: {}: draining (deadline {} ms)", why, options_.drainTimeout.count());
-  if (watcher_) {
-    watcher_->stop();
+  if (source_) {
+    source_->stop();
   }
   drainTimer_.expires_after(options_.drainTimeout);
   drainTimer_.async_wait([this](const boost::system::error_code& ec) {
@@ -550,6 +597,12 @@ std::string Server::renderConfig() const {
     out["source"] = current_->source;
   } else {
     out["hash"] = nullptr;
+  }
+  out["config_source"] = source_ ? source_->describe() : "";
+  out["revision"] = appliedRevision_ != 0 ? nlohmann::json(appliedRevision_) : nlohmann::json();
+  out["from_cache"] = appliedFromCache_;
+  if (refusedRevision_ != 0) {
+    out["refused_revision"] = refusedRevision_;
   }
   out["reloads"] = {{"success", reloadsSucceeded_}, {"failure", reloadsFailed_}};
   if (!lastError_.empty()) {

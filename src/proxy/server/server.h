@@ -20,7 +20,7 @@
 #include "common/time_source.h"
 #include "proxy/access_log/writer.h"
 #include "proxy/admin/admin_server.h"
-#include "proxy/server/config_watcher.h"
+#include "proxy/server/config_source.h"
 #include "proxy/server/worker.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/exposition.h"
@@ -30,10 +30,11 @@
 namespace fulcrum::server {
 
 struct ServerOptions {
-  std::string configPath;
+  std::string configPath;           // used when `configSource` is not set: a FileConfigSource
+  ConfigSourceFactory configSource; // where config comes from (file, store); see config_source.h
   std::string adminAddress = "127.0.0.1:9901";
   uint32_t workers = 1;
-  std::string id = "fulcrum-proxy";
+  std::string id; // empty: HOSTNAME-ADMINPORT (stable across restarts, unique per host)
   std::chrono::milliseconds drainTimeout = std::chrono::seconds(30);
   // Metrics cardinality: per-endpoint series on/off, and the most label values per dimension
   // (listener, route, pool, endpoint) before new ones fold into "__overflow__".
@@ -59,7 +60,10 @@ private:
     SocketAddress bound; // with the real port
   };
 
-  void reload(std::string_view reason);
+  // Applies or refuses a candidate from the config source: compile (here, off the workers),
+  // listeners, publish; tells the source the outcome.
+  void apply(ConfigCandidate candidate);
+  void refuse(const ConfigCandidate& candidate, std::vector<std::string> errors);
   struct OpenedListener {
     std::string name;
     std::string address;
@@ -93,7 +97,7 @@ private:
   std::unique_ptr<tracing::SpanExporter> exporter_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<admin::AdminServer> admin_;
-  std::unique_ptr<ConfigWatcher> watcher_;
+  std::unique_ptr<ConfigSource> source_;
   stats::StatsSlots statsSlots_;
   snapshot::SnapshotConstSharedPtr current_;
   std::vector<ActiveListener> listeners_;
@@ -102,9 +106,13 @@ private:
   uint64_t reloadsFailed_ = 0;
   SystemTime lastReloadAttempt_{};
   std::string lastError_;
+  uint64_t appliedRevision_ = 0; // the store revision current_ came from (0: a file)
+  bool appliedFromCache_ = false;
+  uint64_t refusedRevision_ = 0; // the last store revision refused
   bool draining_ = false;
   size_t drainedWorkers_ = 0;
   bool finished_ = false;
+  int exitCode_ = 0;
 };
 
 } // namespace fulcrum::server

@@ -1,11 +1,8 @@
 """Helpers for control-plane integration tests: fulcrum-control, etcd, and API calls."""
 
 import json
-import os
-import shutil
-import socket
-import subprocess
 
+import etcd_support
 import fulcrum_test as ft
 
 BASE = """apiVersion: fulcrum/v1
@@ -34,51 +31,10 @@ pools: []
 TOKENS = "adm-token admin ada\ned-token editor eddie\nview-token viewer vic\n"
 
 
-def _os_port():
-    """A port the OS just handed out (bound to port 0, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_etcd(log_dir, attempts=5):
-    """Starts a one-member etcd on loopback in log_dir/etcd; returns (Process, "127.0.0.1:PORT").
-
-    etcd cannot bind port 0 for its peer URL, so ports come from the OS and the start is retried
-    on a collision.
-    """
-    etcd = shutil.which("etcd")
-    if not etcd:
-        raise RuntimeError("etcd is not installed (scripts/bootstrap installs etcd-server)")
-    data = os.path.join(log_dir, "etcd-data")
-    for _ in range(attempts):
-        client, peer = _os_port(), _os_port()
-        client_url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
-        process = ft.Process([etcd, "--name", "t", "--data-dir", data,
-                              "--listen-client-urls", client_url,
-                              "--advertise-client-urls", client_url,
-                              "--listen-peer-urls", peer_url,
-                              "--initial-advertise-peer-urls", peer_url,
-                              "--initial-cluster", f"t={peer_url}", "--log-level", "warn"],
-                             name="etcd", log_dir=log_dir)
-        addr = f"127.0.0.1:{client}"
-
-        def ready():
-            if not process.running():
-                return "exited"
-            status, _, _ = ft.http_request(addr, "GET", "/health", timeout=2)
-            return "ready" if status == 200 else None
-
-        try:
-            state = ft.wait_until(ready, ignore=(OSError,), message="etcd /health")
-        except ft.WaitTimeout:
-            process.stop()
-            raise
-        if state == "ready":
-            return process, addr
-        process.stop()
-        shutil.rmtree(data, ignore_errors=True)
-    raise RuntimeError("etcd did not start (port collisions?)")
+def start_etcd(log_dir):
+    """Starts a one-member etcd on loopback in log_dir; returns (Process, "127.0.0.1:PORT")."""
+    etcd = etcd_support.start_etcd(log_dir)
+    return etcd.members[0].process, etcd.addr
 
 
 class Api:

@@ -1,0 +1,32 @@
+#pragma once
+
+// FileConfigSource (`--config FILE`): the standalone config file, re-read when it changes
+// (ConfigWatcher: inotify on its directory, debounced) and on SIGHUP. Main thread only.
+
+#include <memory>
+#include <string>
+
+#include "proxy/server/config_source.h"
+#include "proxy/server/config_watcher.h"
+
+namespace fulcrum::server {
+
+class FileConfigSource final : public ConfigSource {
+public:
+  FileConfigSource(boost::asio::io_context& io, std::string path);
+
+  std::string describe() const override { return "file " + path_; }
+  Result<bool> start(const SourceContext& context, Deliver deliver) override;
+  void refresh(std::string_view reason) override;
+  void applied(const ConfigCandidate&) override {}
+  void refused(const ConfigCandidate&, const std::vector<std::string>&) override {}
+  void stop() override;
+
+private:
+  boost::asio::io_context& io_;
+  std::string path_;
+  Deliver deliver_;
+  std::unique_ptr<ConfigWatcher> watcher_;
+};
+
+} // namespace fulcrum::server
