@@ -19,6 +19,7 @@
 
 #include "common/time_source.h"
 #include "proxy/admin/admin_server.h"
+#include "proxy/health/monitor.h"
 #include "proxy/server/config_watcher.h"
 #include "proxy/server/worker.h"
 #include "proxy/snapshot/snapshot.h"
@@ -65,8 +66,13 @@ private:
   void finish();
   void handleAdmin(const admin::AdminRequest& request, admin::Reply reply);
   void collect(std::function<void(std::vector<WorkerReport>)> done);
-  std::string renderMetrics(const std::vector<WorkerReport>& reports) const;
-  std::string renderPools(const std::vector<WorkerReport>& reports) const;
+  // collect() plus a copy of the HealthMonitor's state (both replies arrive on the main thread).
+  void
+  collectWithHealth(std::function<void(std::vector<WorkerReport>, health::MonitorReport)> done);
+  std::string renderMetrics(const std::vector<WorkerReport>& reports,
+                            const health::MonitorReport& health) const;
+  std::string renderPools(const std::vector<WorkerReport>& reports,
+                          const health::MonitorReport& health) const;
   std::string renderConfig() const;
   bool ready() const { return current_ != nullptr && !draining_; }
 
@@ -77,6 +83,8 @@ private:
   boost::asio::steady_timer drainTimer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<admin::AdminServer> admin_;
+  // Declared after workers_: destroyed (and its thread joined) before them.
+  std::unique_ptr<health::HealthMonitor> monitor_;
   std::unique_ptr<ConfigWatcher> watcher_;
   stats::RouteSlots routeSlots_;
   snapshot::SnapshotConstSharedPtr current_;
