@@ -7,7 +7,8 @@ import threading
 
 class FakeBackend:
     """Listens on 127.0.0.1:0. mode: "ok" (200), "status:N", "hang" (never answers), "close"
-    (reads the request, then closes without a response). /health answers by `health_pattern`,
+    (reads the request, then closes without a response), "stall" (a head and 10 of 100 body
+    bytes, then silence). /health answers by `health_pattern`,
     a string of "S"/"F" cycled per probe (S: 200, F: 503)."""
 
     def __init__(self, name, mode="ok", health_pattern="S"):
@@ -90,6 +91,11 @@ class FakeBackend:
                         pass
                     return
                 if mode == "close":
+                    return
+                if mode == "stall":  # a head and part of the body, then silence
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+                    while conn.recv(65536):
+                        pass
                     return
                 status = int(mode.split(":")[1]) if mode.startswith("status:") else 200
                 self._answer(conn, status)

@@ -2,6 +2,7 @@
 active health checks, panic. Real fulcrum-echo backends where they can play the part; a scripted
 backend (resilience_support.FakeBackend) where one endpoint must hang, reset or fail alone."""
 
+import http.client
 import socket
 import threading
 import time
@@ -198,6 +199,68 @@ class CircuitBreakerTest(ft.TestCase):
         self.assertEqual(ft.http_request(proxy.addr, "GET", "/")[0], 200)
         self.assertEqual(proxy.metric("fulcrum_responses_flagged_total", {"flag": "UO"}), 1)
         self.assertEqual(proxy.metric("fulcrum_upstream_overflow_total"), 1)
+
+
+    def test_max_connections_answers_503_uo(self):
+        _, e1 = self.start_echo("e1")
+        proxy = start_proxy(self, config(
+            [e1], pool_extra="    circuitBreaker: {maxConnections: 1}\n"))
+        before = requests_seen(e1)
+        result = []
+        slow = threading.Thread(
+            target=lambda: result.append(ft.http_request(proxy.addr, "GET", "/?delay=1500")[0]))
+        slow.start()
+        try:
+            ft.wait_until(lambda: requests_seen(e1) >= before + 1, message="one in flight")
+            self.assertEqual(ft.http_request(proxy.addr, "GET", "/")[0], 503)
+        finally:
+            slow.join()
+        self.assertEqual(result, [200])
+        # The connection went back to the pool: the next request reuses it.
+        self.assertEqual(ft.http_request(proxy.addr, "GET", "/")[0], 200)
+
+
+class TimeoutTest(ft.TestCase):
+    def test_upstream_idle_mid_body_truncates(self):
+        staller = fake(self, "staller", mode="stall")
+        proxy = start_proxy(self, config([staller.addr], rule_extra="        timeouts: {idle: 300ms}\n"))
+        with self.assertRaises(http.client.IncompleteRead):
+            ft.http_request(proxy.addr, "GET", "/")
+        self.assertEqual(proxy.metric("fulcrum_timeouts_upstream_idle_total"), 1)
+        self.assertEqual(proxy.metric("fulcrum_responses_flagged_total", {"flag": "UT"}), 1)
+
+    def test_downstream_idle_keepalive_closed(self):
+        _, e1 = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([e1], limits="idleTimeout: 300ms"))
+        with ft.connect(proxy.addr) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(len(ft.recv_http_responses(sock, 1)), 1)
+            sock.settimeout(ft.scaled(10))
+            self.assertEqual(sock.recv(1), b"")  # closed silently, no 408
+
+    def test_connect_timeout_from_rule_overrides_pool(self):
+        # A listener that never accepts: a full backlog makes further connects hang (SYN dropped).
+        blackhole = socket.socket()
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(0)
+        self.addCleanup(blackhole.close)
+        addr = "127.0.0.1:%d" % blackhole.getsockname()[1]
+        fillers = []
+        for _ in range(8):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", blackhole.getsockname()[1]))
+            fillers.append(s)
+        for s in fillers:
+            self.addCleanup(s.close)
+        proxy = start_proxy(self, config(
+            [addr], rule_extra="        timeouts: {connect: 200ms}\n",
+            pool_extra="    connectTimeout: 20s\n"))
+        started = time.monotonic()
+        status, _, _ = ft.http_request(proxy.addr, "GET", "/")
+        self.assertEqual(status, 502)
+        self.assertLess(time.monotonic() - started, ft.scaled(10))
+        self.assertGreaterEqual(proxy.metric("fulcrum_timeouts_connect_total"), 1)
 
 
 class HealthCheckTest(ft.TestCase):
