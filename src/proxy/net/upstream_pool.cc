@@ -14,6 +14,34 @@ void EndpointPool::recordConnectFailure(MonotonicTime now) {
   ejectedUntil_ = now + std::min<std::chrono::milliseconds>(backoff, std::chrono::seconds(30));
 }
 
+bool EndpointPool::recordOutcome(Outcome outcome, uint32_t threshold5xx, uint32_t thresholdGateway,
+                                 bool& gateway) {
+  gateway = false;
+  if (outcome == Outcome::Success) {
+    consecutive5xx_ = 0;
+    consecutiveGateway_ = 0;
+    return false;
+  }
+  ++consecutive5xx_; // a gateway error is a 5xx too (a 502/503/504 the proxy would answer)
+  if (outcome == Outcome::GatewayError) {
+    ++consecutiveGateway_;
+  }
+  if (outcome == Outcome::GatewayError && thresholdGateway != 0 &&
+      consecutiveGateway_ >= thresholdGateway) {
+    gateway = true;
+  } else if (threshold5xx == 0 || consecutive5xx_ < threshold5xx) {
+    return false;
+  }
+  consecutive5xx_ = 0;
+  consecutiveGateway_ = 0;
+  return true;
+}
+
+EndpointPool* UpstreamPools::find(const std::string& address) {
+  auto it = pools_.find(address);
+  return it == pools_.end() ? nullptr : it->second.get();
+}
+
 UpstreamPools::~UpstreamPools() {
   for (auto& conn : all_) {
     conn->idleTimer.bind(nullptr, nullptr);
@@ -71,6 +99,7 @@ UpstreamConnection* UpstreamPools::create(EndpointPool& pool) {
   conn->state = UpstreamConnection::State::Active;
   conn->connected = false;
   conn->requests = 0;
+  ++pool.open_;
   ++stats_.upstreamConnectionsActive;
   ++pool.open_;
   return conn;

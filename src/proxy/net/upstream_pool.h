@@ -72,6 +72,28 @@ public:
   }
   uint32_t consecutiveFailures() const { return consecutiveFailures_; }
 
+  // Shared health, as last told by the HealthMonitor (a message to this worker): active checks
+  // and outlier ejection. `eligible` also honours the local connect-failure back-off; `shared`
+  // only the monitor's state (what the panic threshold counts).
+  void setSharedStatus(bool healthy, MonotonicTime outlierEjectedUntil) {
+    healthy_ = healthy;
+    outlierEjectedUntil_ = outlierEjectedUntil;
+  }
+  bool sharedHealthy(MonotonicTime now) const { return healthy_ && now >= outlierEjectedUntil_; }
+  bool healthy() const { return healthy_; }
+  MonotonicTime outlierEjectedUntil() const { return outlierEjectedUntil_; }
+
+  // Passive outlier detection, counted on this worker: consecutive 5xx responses and consecutive
+  // gateway errors (502/503/504, connect failure, reset, timeout). A success resets both.
+  // Returns true when a count reaches its threshold (the count restarts: the caller reports to
+  // the HealthMonitor, which decides the ejection for all workers).
+  enum class Outcome : uint8_t { Success, Status5xx, GatewayError };
+  bool recordOutcome(Outcome outcome, uint32_t threshold5xx, uint32_t thresholdGateway,
+                     bool& gateway);
+
+  // Upstream connections open to this endpoint on this worker (busy or idle): circuit breaker.
+  uint32_t openConnections() const { return open_; }
+
 private:
   friend class UpstreamPools;
   std::string address_;
@@ -79,7 +101,11 @@ private:
   std::vector<UpstreamConnection*> idle_; // LIFO: the warmest connection first
   uint32_t consecutiveFailures_ = 0;
   MonotonicTime ejectedUntil_{};
-  size_t open_ = 0;
+  bool healthy_ = true;
+  MonotonicTime outlierEjectedUntil_{};
+  uint32_t consecutive5xx_ = 0;
+  uint32_t consecutiveGateway_ = 0;
+  uint32_t open_ = 0;
 };
 
 class UpstreamPools {
@@ -92,6 +118,8 @@ public:
 
   // The pool for `address`, created on first use (allocates once per endpoint and worker).
   EndpointPool& endpoint(const std::string& address, const boost::asio::ip::tcp::endpoint& ep);
+  // The pool for `address` if this worker has one, else nullptr.
+  EndpointPool* find(const std::string& address);
 
   // An idle connection to `pool` (now Active), or nullptr.
   UpstreamConnection* takeIdle(EndpointPool& pool);

@@ -12,8 +12,8 @@
 
 #include "config/loader.h"
 #include "proxy/net/listen_socket.h"
-#include "proxy/stats/process_metrics.h"
 #include "proxy/server/file_config_source.h"
+#include "proxy/stats/process_metrics.h"
 
 namespace fulcrum::server {
 
@@ -105,6 +105,23 @@ int Server::run() {
     logLine("fulcrum-proxy: {}", started.error().message);
     return 1;
   }
+  // Health state lives on the monitor's thread; it tells every worker about changes by message,
+  // and workers report outliers to it by message.
+  monitor_ = std::make_unique<health::HealthMonitor>(
+      time_,
+      [this](const health::EndpointStatus& status) {
+        for (auto& worker : workers_) {
+          worker->postEndpointStatus(status);
+        }
+      },
+      static_cast<uint64_t>(time_.systemTime().time_since_epoch().count()));
+  for (auto& worker : workers_) {
+    worker->setOutlierSink(
+        [monitor = monitor_.get()](std::string address, health::OutlierKind kind) {
+          monitor->postOutlier(std::move(address), kind);
+        });
+  }
+  monitor_->start();
   for (auto& worker : workers_) {
     worker->start();
   }
@@ -272,6 +289,9 @@ void Server::apply(ConfigCandidate candidate) {
   for (auto& worker : workers_) {
     worker->postSnapshot(snap);
   }
+  if (monitor_) {
+    monitor_->postConfig(snap); // after the workers' snapshot: its status messages follow it
+  }
   commitListeners(*snap, std::move(opened.value()));
   ++generation_;
   ++reloadsSucceeded_;
@@ -404,6 +424,9 @@ void Server::finish() {
   }
   finished_ = true;
   drainTimer_.cancel();
+  if (monitor_) {
+    monitor_->stop(); // no more status messages to workers that are about to stop
+  }
   for (auto& worker : workers_) {
     worker->postStop();
   }
@@ -442,6 +465,22 @@ void Server::collect(std::function<void(std::vector<WorkerReport>)> done) {
   }
 }
 
+void Server::collectWithHealth(
+    std::function<void(std::vector<WorkerReport>, health::MonitorReport)> done) {
+  collect([this, done = std::move(done)](std::vector<WorkerReport> reports) mutable {
+    if (!monitor_ || finished_) {
+      done(std::move(reports), {});
+      return;
+    }
+    auto shared = std::make_shared<std::vector<WorkerReport>>(std::move(reports));
+    monitor_->postCollect([this, shared, done = std::move(done)](health::MonitorReport health) {
+      boost::asio::post(io_, [shared, done, health = std::move(health)]() mutable {
+        done(std::move(*shared), std::move(health));
+      });
+    });
+  });
+}
+
 void Server::handleAdmin(const admin::AdminRequest& request, admin::Reply reply) {
   if (request.method != "GET" && request.method != "HEAD") {
     reply({405, "text/plain; charset=utf-8", "method not allowed\n"});
@@ -464,18 +503,21 @@ void Server::handleAdmin(const admin::AdminRequest& request, admin::Reply reply)
     } else if (request.query.find("format=openmetrics") != std::string::npos) {
       format = stats::ExpositionFormat::OpenMetrics;
     }
-    collect([this, reply, format](std::vector<WorkerReport> reports) {
-      reply({200, std::string(stats::contentType(format)),
-             stats::renderExposition(buildFamilies(reports), format)});
-    });
+    collectWithHealth(
+        [this, reply, format](std::vector<WorkerReport> reports, health::MonitorReport health) {
+          reply({200, std::string(stats::contentType(format)),
+                 stats::renderExposition(buildFamilies(reports, health), format)});
+        });
   } else if (request.path == "/stats") {
-    collect([this, reply](std::vector<WorkerReport> reports) {
-      reply({200, "application/json", stats::renderJson(buildFamilies(reports))});
-    });
+    collectWithHealth(
+        [this, reply](std::vector<WorkerReport> reports, health::MonitorReport health) {
+          reply({200, "application/json", stats::renderJson(buildFamilies(reports, health))});
+        });
   } else if (request.path == "/pools") {
-    collect([this, reply](std::vector<WorkerReport> reports) {
-      reply({200, "application/json", renderPools(reports)});
-    });
+    collectWithHealth(
+        [this, reply](std::vector<WorkerReport> reports, health::MonitorReport health) {
+          reply({200, "application/json", renderPools(reports, health)});
+        });
   } else if (request.path == "/config") {
     reply({current_ ? 200u : 503u, "application/json", renderConfig()});
   } else {
@@ -484,7 +526,8 @@ void Server::handleAdmin(const admin::AdminRequest& request, admin::Reply reply)
   }
 }
 
-std::vector<stats::Family> Server::buildFamilies(const std::vector<WorkerReport>& reports) const {
+std::vector<stats::Family> Server::buildFamilies(const std::vector<WorkerReport>& reports,
+                                                 const health::MonitorReport& health) const {
   using stats::Family;
   using stats::MetricType;
   stats::WorkerStats sum;
@@ -541,13 +584,15 @@ std::vector<stats::Family> Server::buildFamilies(const std::vector<WorkerReport>
         "Failed writes (and reopens) of the access-log file")
         .series.push_back({{}, static_cast<double>(accessLog_->writeErrors()), {}});
   }
+  health::appendHealthFamilies(health, current_.get(), options_.metricsEndpointSeries, families);
   if (const auto process = stats::readProcessStats()) {
     stats::appendProcessFamilies(*process, families);
   }
   return families;
 }
 
-std::string Server::renderPools(const std::vector<WorkerReport>& reports) const {
+std::string Server::renderPools(const std::vector<WorkerReport>& reports,
+                                const health::MonitorReport& health) const {
   nlohmann::json pools = nlohmann::json::array();
   if (current_) {
     for (const auto& pool : current_->pools) {
@@ -565,15 +610,54 @@ std::string Server::renderPools(const std::vector<WorkerReport>& reports) const 
             }
           }
         }
-        std::string state = ejectedOn == 0                ? "healthy"
-                            : ejectedOn == reports.size() ? "ejected"
-                                                          : "partially_ejected";
-        endpoints.push_back({{"address", ep.address},
-                             {"weight", ep.weight},
-                             {"state", state},
-                             {"idle_connections", idle},
-                             {"consecutive_connect_failures", failures},
-                             {"ejected_on_workers", ejectedOn}});
+        const health::EndpointReport* shared = nullptr;
+        for (const auto& h : health.endpoints) {
+          if (h.address == ep.address) {
+            shared = &h;
+          }
+        }
+        // state: what the balancer does with it now. "unhealthy"/"unknown" (active checks) and
+        // "ejected" (outlier detection) hold on every worker; "connect_backoff" is the local
+        // connect-failure back-off ("partially_..." when only some workers are in it).
+        std::string state = "healthy";
+        if (shared != nullptr && shared->state != health::HealthState::Healthy) {
+          state = std::string(health::toString(shared->state));
+        } else if (shared != nullptr && shared->ejected) {
+          state = "ejected";
+        } else if (ejectedOn != 0) {
+          state = ejectedOn == reports.size() ? "ejected" : "partially_ejected";
+        }
+        nlohmann::json entry = {{"address", ep.address},
+                                {"weight", ep.weight},
+                                {"state", state},
+                                {"idle_connections", idle},
+                                {"consecutive_connect_failures", failures},
+                                {"ejected_on_workers", ejectedOn}};
+        if (shared != nullptr) {
+          nlohmann::json h = {{"state", std::string(health::toString(shared->state))},
+                              {"checked", shared->checked},
+                              {"probes", shared->probes},
+                              {"transitions", shared->transitions}};
+          if (!shared->lastResult.empty()) {
+            h["last_result"] = shared->lastResult;
+            h["last_reason"] = shared->lastReason;
+          }
+          if (shared->lastCheckAt) {
+            h["last_check_at"] = formatTime(*shared->lastCheckAt);
+          }
+          entry["health"] = std::move(h);
+          nlohmann::json o = {{"ejected", shared->ejected},
+                              {"times_ejected", shared->timesEjected},
+                              {"ejections", shared->ejections}};
+          if (shared->ejectedUntil) {
+            o["ejected_until"] = formatTime(*shared->ejectedUntil);
+          }
+          if (!shared->ejectionReason.empty()) {
+            o["reason"] = shared->ejectionReason;
+          }
+          entry["outlier"] = std::move(o);
+        }
+        endpoints.push_back(std::move(entry));
       }
       static constexpr const char* kAlgorithms[] = {"round_robin", "least_request", "random",
                                                     "ring_hash", "maglev"};

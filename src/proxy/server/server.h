@@ -20,6 +20,7 @@
 #include "common/time_source.h"
 #include "proxy/access_log/writer.h"
 #include "proxy/admin/admin_server.h"
+#include "proxy/health/monitor.h"
 #include "proxy/server/config_source.h"
 #include "proxy/server/worker.h"
 #include "proxy/snapshot/snapshot.h"
@@ -81,9 +82,14 @@ private:
   void finish();
   void handleAdmin(const admin::AdminRequest& request, admin::Reply reply);
   void collect(std::function<void(std::vector<WorkerReport>)> done);
-  // Every metric family: the merged worker shards, config state, process metrics.
-  std::vector<stats::Family> buildFamilies(const std::vector<WorkerReport>& reports) const;
-  std::string renderPools(const std::vector<WorkerReport>& reports) const;
+  // collect() plus a copy of the HealthMonitor's state (both replies arrive on the main thread).
+  void
+  collectWithHealth(std::function<void(std::vector<WorkerReport>, health::MonitorReport)> done);
+  // Every metric family: the merged worker shards, health state, config state, process metrics.
+  std::vector<stats::Family> buildFamilies(const std::vector<WorkerReport>& reports,
+                                           const health::MonitorReport& health) const;
+  std::string renderPools(const std::vector<WorkerReport>& reports,
+                          const health::MonitorReport& health) const;
   std::string renderConfig() const;
   bool ready() const { return current_ != nullptr && !draining_; }
 
@@ -97,6 +103,8 @@ private:
   std::unique_ptr<tracing::SpanExporter> exporter_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<admin::AdminServer> admin_;
+  // Declared after workers_: destroyed (and its thread joined) before them.
+  std::unique_ptr<health::HealthMonitor> monitor_;
   std::unique_ptr<ConfigSource> source_;
   stats::StatsSlots statsSlots_;
   snapshot::SnapshotConstSharedPtr current_;

@@ -163,8 +163,23 @@ void Session::releaseActive() {
   }
 }
 
+void Session::releaseCounts() {
+  if (poolState_ != nullptr) {
+    poolState_->requests -= countedRequest_ ? 1 : 0;
+    poolState_->pending -= countedPending_ ? 1 : 0;
+    poolState_->retries -= countedRetry_ ? 1 : 0;
+  }
+  countedRequest_ = false;
+  countedPending_ = false;
+  countedRetry_ = false;
+  poolState_ = nullptr;
+}
+
 void Session::resetRequest() {
   releaseActive();
+  releaseCounts();
+  retries_ = 0;
+  bodySent_ = false;
   rule_ = nullptr;
   filters_ = nullptr;
   routeSlot_ = stats::RouteSlots::kUnrouted;
@@ -211,6 +226,7 @@ void Session::release() {
   net::TimerWheel::disarm(timer_);
   phase_ = Phase::Idle;
   releaseActive();
+  releaseCounts();
   snap_.reset();
   in_.clear();
   out_.clear();
@@ -343,10 +359,12 @@ void Session::route() {
   beginRequestLog();
   if (snap_ != worker_.current()) {
     releaseActive();
+    releaseCounts();
     snap_ = worker_.current(); // RCU: this request runs on the newest snapshot
   }
   const snapshot::Snapshot& snapshot = *snap_->snapshot;
   isHead_ = req_.method == "HEAD";
+  idempotent_ = health::isIdempotent(req_.method);
   http10_ = req_.versionMinor == 0;
   clientKeepAlive_ = req_.keepAlive && !worker_.draining();
 
@@ -412,6 +430,17 @@ void Session::route() {
   poolIndex_ = pool;
   poolSlot_ = snapshot.pools[pool].statsSlot;
   log_.pool = pool;
+  {
+    const config::Timeouts& t = rule_->rule != nullptr ? rule_->rule->timeouts : config::Timeouts{};
+    requestDeadline_ = t.request ? requestStart_ + *t.request : kNever; // across all tries
+  }
+  poolState_ = &snap_->pools[pool];
+  if (const auto& cb = snapshot.pools[pool].pool->circuitBreaker;
+      cb && !breakerAdmits(poolState_->requests, cb->maxRequests)) {
+    return;
+  }
+  ++poolState_->requests;
+  countedRequest_ = true;
   // The consistent-hash key is taken now, while the head's views into in_ are valid. Without
   // the header or cookie, the balancer picks at random.
   if (const std::optional<config::HashOn>& hashOn = snapshot.pools[pool].pool->hashOn) {
@@ -520,13 +549,21 @@ void Session::pickAndConnect() {
   context.avoid = endpointIndex_;
   context.hash = hashKey_;
   context.activeRequests = pool.active;
+  const config::Pool& poolConfig = *snap_->snapshot->pools[poolIndex_].pool;
+  // Panic: too few healthy endpoints left, balance over all of them (health checks and outlier
+  // ejections are ignored; the local connect-failure back-off still applies).
+  const bool panic =
+      health::inPanic(pool.healthy, endpoints.size(), poolConfig.panicThresholdPercent);
+  if (panic) {
+    ++worker_.stats().panicPicks;
+  }
   int64_t chosen = -1;
   for (size_t tries = 0; tries < std::max<size_t>(endpoints.size(), 1); ++tries) {
     const int64_t index = pool.balancer->pick(context);
     if (index < 0 || static_cast<size_t>(index) >= endpoints.size()) {
       break;
     }
-    if (!endpoints[index]->ejected(now)) {
+    if (!endpoints[index]->ejected(now) && (panic || endpoints[index]->sharedHealthy(now))) {
       chosen = index;
       break;
     }
@@ -547,7 +584,26 @@ void Session::pickAndConnect() {
     writeHead();
     return;
   }
+  if (const auto& cb = poolConfig.circuitBreaker) {
+    uint32_t open = 0;
+    for (const net::EndpointPool* endpoint : endpoints) {
+      open += endpoint->openConnections();
+    }
+    if (!breakerAdmits(open, cb->maxConnections) ||
+        !breakerAdmits(pool.pending, cb->maxPendingRequests)) {
+      return;
+    }
+  }
   connect(*endpoint_);
+}
+
+bool Session::breakerAdmits(uint32_t count, uint32_t limit) {
+  if (count < limit) {
+    return true;
+  }
+  ++worker_.stats().upstreamOverflow;
+  respondError(503, ResponseFlag::UpstreamOverflow, "upstream overflow (circuit breaker open)");
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -564,8 +620,12 @@ void Session::connect(net::EndpointPool& endpoint) {
     timeout = *rule_->rule->timeouts.connect;
   }
   connectStart_ = preciseNow();
-  connectDeadline_ = connectStart_ + timeout;
+  connectDeadline_ = std::min(connectStart_ + timeout, requestDeadline_);
   worker_.wheel().arm(timer_, connectDeadline_);
+  if (!countedPending_ && poolState_ != nullptr) {
+    ++poolState_->pending;
+    countedPending_ = true;
+  }
   ++pending_;
   up_->socket.async_connect(endpoint.endpoint(),
                             bound([this, e = epoch_](const boost::system::error_code& ec) {
@@ -577,15 +637,23 @@ void Session::connect(net::EndpointPool& endpoint) {
 }
 
 void Session::onConnected(const boost::system::error_code& ec) {
+  if (countedPending_) {
+    --poolState_->pending;
+    countedPending_ = false;
+  }
   if (ec) {
     ++worker_.stats().upstreamConnectFailures;
     ++worker_.stats().pools[poolSlot_].connectFailures;
     ++worker_.stats().endpoints[endpointSlot()].connectFailures;
     endpoint_->recordConnectFailure(worker_.wheel().now());
+    recordOutcome(net::EndpointPool::Outcome::GatewayError);
     closeUpstream();
     const size_t endpoints = snap_->pools[poolIndex_].endpoints.size();
     if (connectAttempts_ < std::min<size_t>(kMaxConnectAttempts, endpoints)) {
       pickAndConnect(); // nothing was sent: trying another endpoint is always safe
+      return;
+    }
+    if (tryRetry(health::TryFailure::ConnectFailure)) {
       return;
     }
     respondError(502, ResponseFlag::UpstreamConnectFailure, "upstream connect failed");
@@ -613,8 +681,6 @@ void Session::writeHead() {
   const config::Timeouts* timeouts = rule_->rule != nullptr ? &rule_->rule->timeouts : nullptr;
   const MonotonicTime now = worker_.wheel().now(); // fresh: route() or onConnected() read it
   upstreamSentAt_ = now;
-  requestDeadline_ =
-      timeouts != nullptr && timeouts->request ? requestStart_ + *timeouts->request : kNever;
   streamIdle_ = timeouts != nullptr && timeouts->idle ? *timeouts->idle : kDefaultStreamIdleTimeout;
   responseDeadline_ = kNever; // starts once the request is fully forwarded
   lastActivity_ = now;
@@ -622,6 +688,7 @@ void Session::writeHead() {
 
   std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(headOut_),
                                                    in_.readable(uploadSlice_)};
+  bodySent_ = bodySent_ || uploadSlice_ > 0;
   ++pending_;
   boost::asio::async_write(up_->socket, buffers,
                            bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
@@ -645,6 +712,10 @@ void Session::armExchangeTimer() {
 void Session::onHeadWritten(const boost::system::error_code& ec) {
   if (ec) {
     if (retryOnFreshConnection()) {
+      return;
+    }
+    recordOutcome(net::EndpointPool::Outcome::GatewayError);
+    if (tryRetry(health::TryFailure::Reset)) {
       return;
     }
     respondError(502, ResponseFlag::UpstreamReset, "upstream connection reset");
@@ -719,6 +790,7 @@ void Session::onUploadRead(const boost::system::error_code& ec, size_t n) {
 }
 
 void Session::uploadWrite() {
+  bodySent_ = true;
   ++pending_;
   boost::asio::async_write(up_->socket, in_.readable(uploadSlice_),
                            bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
@@ -813,10 +885,93 @@ bool Session::retryOnFreshConnection() {
   return true;
 }
 
+// A request can be sent again as it was: no body, or not one byte of it (nor the head) written
+// yet, and the forwarded head is still in headOut_ (a relayed 1xx reuses that string).
+bool Session::replayable() const {
+  if (interimSent_ || responseStarted_) {
+    return false;
+  }
+  return reqFraming_ == http::BodyFraming::None || (!bodySent_ && !headWritten_);
+}
+
+bool Session::tryRetry(health::TryFailure failure, uint16_t status) {
+  const config::RetryPolicy* policy =
+      rule_->rule != nullptr && rule_->rule->retry ? &*rule_->rule->retry : nullptr;
+  if (policy == nullptr || retries_ >= policy->attempts || !replayable() || poolState_ == nullptr) {
+    return false;
+  }
+  const health::RetryConditions conditions = health::RetryConditions::parse(policy->on);
+  if (failure == health::TryFailure::Status ? !conditions.matchesStatus(status)
+                                            : !conditions.matches(failure)) {
+    return false;
+  }
+  // Nothing reached the upstream on a connect failure; otherwise the method must be safe to
+  // repeat, unless the rule says otherwise.
+  if (failure != health::TryFailure::ConnectFailure && !idempotent_ && !policy->nonIdempotent) {
+    return false;
+  }
+  if (!countedRetry_) {
+    const auto& cb = snap_->snapshot->pools[poolIndex_].pool->circuitBreaker;
+    if ((cb && poolState_->retries >= cb->maxRetries) ||
+        !health::retryBudgetAllows(poolState_->retries, poolState_->requests,
+                                   policy->budgetPercent)) {
+      ++worker_.stats().upstreamRetriesSkipped;
+      return false;
+    }
+    ++poolState_->retries;
+    countedRetry_ = true;
+  }
+  ++retries_;
+  ++worker_.stats().upstreamRetryAttempts;
+  ++epoch_; // the rest of the failed try (its other half, a late completion) is stale
+  closeUpstream();
+  releaseActive();
+  // The next try starts clean: nothing of this one went downstream.
+  headWritten_ = false;
+  bodySent_ = false;
+  responseDone_ = false;
+  upstreamReusable_ = true;
+  uploadDone_ = reqFraming_ == http::BodyFraming::None;
+  status_ = 0;
+  out_.clear();
+  connectAttempts_ = 0;
+  reused_ = false;
+  responseDeadline_ = kNever;
+  const auto delay = health::retryBackoff(
+      retries_, std::chrono::duration_cast<std::chrono::milliseconds>(policy->backoff.base),
+      std::chrono::duration_cast<std::chrono::milliseconds>(policy->backoff.max),
+      static_cast<double>(worker_.rng().next() >> 11) * 0x1.0p-53);
+  phase_ = Phase::Backoff;
+  backoffUntil_ = worker_.wheel().now() + delay;
+  worker_.wheel().arm(timer_, std::min(backoffUntil_, requestDeadline_));
+  return true;
+}
+
+void Session::recordOutcome(net::EndpointPool::Outcome outcome) {
+  if (endpoint_ == nullptr) {
+    return;
+  }
+  const auto& od = snap_->snapshot->pools[poolIndex_].pool->outlierDetection;
+  if (!od) {
+    return;
+  }
+  bool gateway = false;
+  if (endpoint_->recordOutcome(outcome, od->consecutive5xx, od->consecutiveGatewayErrors,
+                               gateway)) {
+    worker_.reportOutlier(endpoint_->address(), gateway
+                                                    ? health::OutlierKind::ConsecutiveGatewayErrors
+                                                    : health::OutlierKind::Consecutive5xx);
+  }
+}
+
 void Session::onDownloadRead(const boost::system::error_code& ec, size_t n) {
   if (ec) {
     if (!responseStarted_) {
       if (retryOnFreshConnection()) {
+        return;
+      }
+      recordOutcome(net::EndpointPool::Outcome::GatewayError);
+      if (tryRetry(health::TryFailure::Reset)) {
         return;
       }
       respondError(502,
@@ -888,7 +1043,18 @@ void Session::parseResponseHead() {
     return;
   }
 
-  // A final response.
+  // A final response: outlier detection counts it, and a retryable status is retried now,
+  // before any byte of it went downstream (nothing of it is buffered but its head).
+  {
+    using Outcome = net::EndpointPool::Outcome;
+    const uint16_t s = resp_.status;
+    recordOutcome(s == 502 || s == 503 || s == 504 ? Outcome::GatewayError
+                  : s >= 500                       ? Outcome::Status5xx
+                                                   : Outcome::Success);
+    if (s >= 400 && tryRetry(health::TryFailure::Status, s)) {
+      return;
+    }
+  }
   status_ = resp_.status;
   worker_.stats().pools[poolSlot_].responseTime.observe(preciseNow() - upstreamSentAt_);
   upstreamReusable_ = resp_.keepAlive && resp_.framing != http::BodyFraming::UntilClose;
@@ -1127,6 +1293,8 @@ void Session::respondError(uint16_t status, ResponseFlag flag, std::string_view 
   status_ = status;
   countResponse(status);
   closeUpstream();
+  releaseActive();
+  releaseCounts();
   ++epoch_;
   boost::system::error_code ignored;
   client_.cancel(ignored); // a pending read of the head or body is abandoned
@@ -1210,6 +1378,8 @@ void Session::abort(ResponseFlag flag) {
   }
   logRequest();
   closeUpstream();
+  releaseActive();
+  releaseCounts();
   boost::system::error_code ignored;
   client_.close(ignored);
   net::TimerWheel::disarm(timer_);
@@ -1237,21 +1407,50 @@ void Session::onTimer() {
     } else if (in_.empty()) {
       abort(ResponseFlag::None); // idle keep-alive connection (or a client that never spoke)
     } else {
+      ++worker_.stats().timeoutsHead;
       respondError(408, ResponseFlag::DownstreamHeadTimeout, "request head timeout");
     }
     return;
   case Phase::Connecting:
-    if (now >= connectDeadline_) {
+    if (now >= requestDeadline_) {
+      ++worker_.stats().timeoutsRequest;
+      respondError(504, ResponseFlag::UpstreamTimeout, "request timeout");
+    } else if (now >= connectDeadline_) {
+      ++worker_.stats().timeoutsConnect;
       boost::system::error_code ignored;
       up_->socket.close(ignored); // completes the connect with an error: onConnected fails over
     } else {
       worker_.wheel().arm(timer_, connectDeadline_);
     }
     return;
+  case Phase::Backoff:
+    if (now >= requestDeadline_) {
+      ++worker_.stats().timeoutsRequest;
+      respondError(504, ResponseFlag::UpstreamTimeout, "request timeout");
+    } else if (now >= backoffUntil_) {
+      pickAndConnect();
+    } else {
+      worker_.wheel().arm(timer_, std::min(backoffUntil_, requestDeadline_));
+    }
+    return;
   case Phase::Exchanging: {
-    const bool headDue = !responseStarted_ && now >= responseDeadline_;
-    if (headDue || now >= requestDeadline_ || now >= lastActivity_ + streamIdle_) {
+    if (now >= requestDeadline_) {
+      ++worker_.stats().timeoutsRequest;
+      respondError(504, ResponseFlag::UpstreamTimeout, "request timeout");
+      return;
+    }
+    if (!responseStarted_ && now >= responseDeadline_) {
+      ++worker_.stats().timeoutsTry;
+      recordOutcome(net::EndpointPool::Outcome::GatewayError);
+      if (tryRetry(health::TryFailure::Timeout)) {
+        return;
+      }
       respondError(504, ResponseFlag::UpstreamTimeout, "upstream timeout");
+      return;
+    }
+    if (now >= lastActivity_ + streamIdle_) {
+      ++worker_.stats().timeoutsIdle;
+      respondError(504, ResponseFlag::UpstreamTimeout, "upstream idle timeout");
       return;
     }
     armExchangeTimer();

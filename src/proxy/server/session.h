@@ -27,6 +27,7 @@
 
 #include "common/time_source.h"
 #include "config/schema.h"
+#include "proxy/health/policy.h"
 #include "proxy/http/forward.h"
 #include "proxy/http/parser.h"
 #include "proxy/net/buffer.h"
@@ -76,6 +77,7 @@ private:
     Parking,     // idle read cancelled; the connection moves to the worker once it completes
     Connecting,  // connecting to the picked endpoint
     Exchanging,  // request forwarded, upload and/or download in progress
+    Backoff,     // a try failed; waiting (timer wheel) before the retry picks again
     Responding,  // writing a proxy-generated response, then closing
     Lingering,   // response sent, write side shut down, discarding input until EOF
     Closed,      // sockets closed, waiting for pending handlers
@@ -114,6 +116,13 @@ private:
   void abort(stats::ResponseFlag flag);
   void closeUpstream();
   bool retryOnFreshConnection();
+  // Retry policy (docs/life_of_a_request.md, "Retries"): true when a retry was scheduled.
+  bool tryRetry(health::TryFailure failure, uint16_t status = 0);
+  bool replayable() const;
+  void recordOutcome(net::EndpointPool::Outcome outcome);
+  // Circuit breaker (per worker): answers 503 UO and returns false when `limit` is reached.
+  bool breakerAdmits(uint32_t count, uint32_t limit);
+  void releaseCounts();
   void release();
   bool handlerDone(uint32_t epoch); // bookkeeping at the top of every handler
 
@@ -196,6 +205,16 @@ private:
   bool reused_ = false;
   uint32_t connectAttempts_ = 0;
   bool retried_ = false;
+  // Retries and breakers: the pool's per-worker counts this request holds (in poolState_, an
+  // element of snap_->pools; released by releaseCounts() before snap_ changes).
+  WorkerSnapshot::Pool* poolState_ = nullptr;
+  bool countedRequest_ = false;
+  bool countedPending_ = false;
+  bool countedRetry_ = false;
+  uint32_t retries_ = 0;    // retries sent by the rule's policy
+  bool idempotent_ = false; // the method, decided in route (req_'s views may move later)
+  bool bodySent_ = false;   // a request-body byte went upstream on this try
+  MonotonicTime backoffUntil_{};
   bool interimSent_ = false; // a 1xx went to the client
   bool isHead_ = false;
   bool clientKeepAlive_ = true;

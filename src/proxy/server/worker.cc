@@ -77,7 +77,13 @@ void Worker::adopt(snapshot::SnapshotConstSharedPtr snapshot) {
     WorkerSnapshot::Pool p;
     p.balancer = pool.balancer->create(rng_.next());
     for (const auto& ep : pool.endpoints) {
-      p.endpoints.push_back(&upstreams_.endpoint(ep.address, ep.endpoint));
+      const bool known = upstreams_.find(ep.address) != nullptr;
+      net::EndpointPool& endpoint = upstreams_.endpoint(ep.address, ep.endpoint);
+      if (!known && pool.pool->healthCheck && !pool.pool->healthCheck->startHealthy) {
+        // New and not trusted before its first probes; the HealthMonitor confirms or corrects.
+        endpoint.setSharedStatus(false, {});
+      }
+      p.endpoints.push_back(&endpoint);
     }
     p.active.assign(p.endpoints.size(), 0);
     local->pools.push_back(std::move(p));
@@ -85,6 +91,7 @@ void Worker::adopt(snapshot::SnapshotConstSharedPtr snapshot) {
   stats_.reserveSlots(snapshot->routeSlotCount, snapshot->listenerSlotCount,
                       snapshot->poolSlotCount, snapshot->endpointSlotCount);
   local->snapshot = std::move(snapshot);
+  recountHealthy(*local);
   current_ = std::move(local); // sessions pick it up at their next request
   ++stats_.configApplied;
 }
@@ -389,6 +396,37 @@ void Worker::postCollect(std::function<void(WorkerReport)> reply) {
     }
     reply(std::move(report));
   });
+}
+
+void Worker::recountHealthy(WorkerSnapshot& local) {
+  const MonotonicTime now = wheel_.now();
+  for (WorkerSnapshot::Pool& pool : local.pools) {
+    pool.healthy = 0;
+    for (const net::EndpointPool* endpoint : pool.endpoints) {
+      pool.healthy += endpoint->sharedHealthy(now) ? 1 : 0;
+    }
+  }
+}
+
+void Worker::postEndpointStatus(health::EndpointStatus status) {
+  boost::asio::post(io_, [this, status = std::move(status)] {
+    net::EndpointPool* endpoint = upstreams_.find(status.address);
+    if (endpoint == nullptr) {
+      return; // not in any snapshot this worker adopted
+    }
+    wheel_.refreshNow();
+    endpoint->setSharedStatus(status.healthy, status.ejectedUntil);
+    if (current_) {
+      recountHealthy(*current_);
+    }
+  });
+}
+
+void Worker::reportOutlier(const std::string& address, health::OutlierKind kind) {
+  ++stats_.outlierReports;
+  if (outlierSink_) {
+    outlierSink_(address, kind);
+  }
 }
 
 void Worker::postStop() {

@@ -23,6 +23,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "common/time_source.h"
+#include "proxy/health/monitor.h"
 #include "proxy/lb/load_balancer.h"
 #include "proxy/lb/rng.h"
 #include "proxy/net/timer_wheel.h"
@@ -47,6 +48,15 @@ struct WorkerSnapshot {
     // endpoints. Counted per snapshot: a session holds its WorkerSnapshot until its request
     // ends, so its decrement always lands in the vector it incremented.
     std::vector<uint32_t> active;
+    // Circuit breaker and retry budget counts of this worker (limits are per worker, see
+    // docs/config.md#circuitbreaker): requests in flight, requests waiting for a connection,
+    // retries in flight. Same lifetime rule as `active`.
+    uint32_t requests = 0;
+    uint32_t pending = 0;
+    uint32_t retries = 0;
+    // Endpoints the HealthMonitor last called healthy and not ejected (the panic threshold),
+    // recounted on every status message for the current snapshot.
+    uint32_t healthy = 0;
   };
   snapshot::SnapshotConstSharedPtr snapshot;
   std::vector<Pool> pools; // indexed like snapshot->pools
@@ -90,6 +100,12 @@ public:
   // Closes every connection and listener; the thread ends once the aborted operations have
   // completed.
   void postStop();
+  // An endpoint's shared health changed (sent by the HealthMonitor's thread).
+  void postEndpointStatus(health::EndpointStatus status);
+  // Where outlier reports go (a HealthMonitor's postOutlier). Set before start().
+  void setOutlierSink(std::function<void(std::string, health::OutlierKind)> sink) {
+    outlierSink_ = std::move(sink);
+  }
 
   // Worker thread.
   boost::asio::io_context& io() { return io_; }
@@ -121,6 +137,8 @@ public:
   // and the heap is trimmed, so that a burst of connections does not pin its peak memory.
   static constexpr size_t kFreeSessionsKept = 64;
   static constexpr std::chrono::milliseconds kParkAfter{100};
+  // A session saw an endpoint cross an outlier threshold: one message to the HealthMonitor.
+  void reportOutlier(const std::string& address, health::OutlierKind kind);
 
 private:
   struct Listener {
@@ -147,6 +165,7 @@ private:
   void closeAllParked();
   static void onMaintenance(void* context);
   void trimSessions();
+  void recountHealthy(WorkerSnapshot& local);
 
   uint32_t index_;
   const TimeSource& time_;
@@ -168,6 +187,7 @@ private:
   std::vector<ParkedConnection*> parkedLive_; // waiting; ParkedConnection::index points here
   bool draining_ = false;
   std::function<void()> drained_;
+  std::function<void(std::string, health::OutlierKind)> outlierSink_;
   std::atomic<bool> exited_{false};
   std::thread thread_;
 };

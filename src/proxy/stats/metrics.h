@@ -47,7 +47,26 @@ namespace fulcrum::stats {
   X(downstreamBytesSent, "fulcrum_downstream_sent_bytes_total", "Bytes written to clients")        \
   X(accessLogLinesDropped, "fulcrum_access_log_lines_dropped_total",                               \
     "Access-log lines dropped because the worker's buffer was full (slow disk)")                   \
-  X(configApplied, "fulcrum_worker_config_applied_total", "Config snapshots adopted by the workers")
+  X(configApplied, "fulcrum_worker_config_applied_total",                                          \
+    "Config snapshots adopted by the workers")                                                     \
+  X(upstreamRetryAttempts, "fulcrum_upstream_retry_attempts_total",                                \
+    "Retries sent by a route's retry policy")                                                      \
+  X(upstreamRetriesSkipped, "fulcrum_upstream_retries_skipped_total",                              \
+    "Retries a policy allowed but the retry budget or the circuit breaker refused")                \
+  X(upstreamOverflow, "fulcrum_upstream_overflow_total",                                           \
+    "Requests refused by a pool's circuit breaker (503 UO)")                                       \
+  X(timeoutsConnect, "fulcrum_timeouts_connect_total", "Upstream connects that timed out")         \
+  X(timeoutsTry, "fulcrum_timeouts_backend_request_total",                                         \
+    "Tries without a response head within timeouts.backendRequest")                                \
+  X(timeoutsRequest, "fulcrum_timeouts_request_total", "Requests over timeouts.request")           \
+  X(timeoutsIdle, "fulcrum_timeouts_upstream_idle_total",                                          \
+    "Exchanges with no progress within timeouts.idle")                                             \
+  X(timeoutsHead, "fulcrum_timeouts_downstream_head_total",                                        \
+    "Request heads not complete within limits.headTimeout (408)")                                  \
+  X(outlierReports, "fulcrum_outlier_reports_total",                                               \
+    "Outlier thresholds crossed on a worker (reported to the health monitor)")                     \
+  X(panicPicks, "fulcrum_upstream_panic_picks_total",                                              \
+    "Picks made over all endpoints because the healthy share was below panicThresholdPercent")
 
 #define FULCRUM_WORKER_GAUGES(X)                                                                   \
   X(downstreamConnectionsActive, "fulcrum_downstream_connections_active",                          \

@@ -20,7 +20,8 @@ namespace fulcrum::stats {
   X(DownstreamHeadTimeout, "DT", "client too slow sending the request head (408)")                 \
   X(RequestBodyTooLarge, "BTL", "request body over limits.maxRequestBodyBytes (413)")              \
   X(DownstreamReset, "DR", "client closed the connection mid-request")                             \
-  X(InvalidPath, "IP", "request path cannot be normalized safely (400)")
+  X(InvalidPath, "IP", "request path cannot be normalized safely (400)")                           \
+  X(UpstreamOverflow, "UO", "a pool's circuit breaker is open (503)")
 
 enum class ResponseFlag : uint8_t {
   None,
