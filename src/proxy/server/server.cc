@@ -178,6 +178,7 @@ void Server::apply(ConfigCandidate candidate) {
     source_->applied(candidate);
     return;
   }
+  const MonotonicTime compileStart = time_.monotonicTime();
   snapshot::CompileInput input;
   input.config = std::move(*loaded.config);
   input.file = candidate.label;
@@ -208,8 +209,11 @@ void Server::apply(ConfigCandidate candidate) {
   current_ = std::move(snap);
   appliedRevision_ = candidate.revision;
   appliedFromCache_ = candidate.fromCache;
-  logLine("fulcrum-proxy: applied {} hash {} ({})", candidate.label, current_->hash,
-          candidate.reason);
+  logLine(
+      "fulcrum-proxy: applied {} hash {} ({}; compiled and published in {} ms)", candidate.label,
+      current_->hash, candidate.reason,
+      std::chrono::duration_cast<std::chrono::milliseconds>(time_.monotonicTime() - compileStart)
+          .count());
   source_->applied(candidate);
 }
 

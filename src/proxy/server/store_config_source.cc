@@ -76,9 +76,27 @@ Result<bool> StoreConfigSource::start(const SourceContext& context, Deliver deli
   auto watch = store_->watch(0, [this](const store::WatchEvent& event) {
     // Store thread: only post.
     if (event.revision) {
-      postToMain([this, revision = *event.revision]() mutable {
-        onHealth(true, "");
-        onRevision(std::move(revision), "store");
+      // Latest state: while the main thread is busy (a big config compiles), newer revisions
+      // replace the waiting one instead of queueing behind it; at most one post is pending.
+      {
+        std::lock_guard lock(pendingMutex_);
+        pending_ = *event.revision;
+        if (pendingPosted_) {
+          return;
+        }
+        pendingPosted_ = true;
+      }
+      postToMain([this] {
+        std::optional<store::Revision> revision;
+        {
+          std::lock_guard lock(pendingMutex_);
+          revision.swap(pending_);
+          pendingPosted_ = false;
+        }
+        if (revision) {
+          onHealth(true, "");
+          onRevision(std::move(*revision), "store");
+        }
       });
     } else {
       postToMain(

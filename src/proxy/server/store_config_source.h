@@ -86,6 +86,11 @@ private:
   bool storeHealthy_ = true;
   uint64_t appliedRevision_ = 0;
 
+  // The newest revision from the watch not yet taken by the main thread, under pendingMutex_.
+  std::mutex pendingMutex_;
+  std::optional<store::Revision> pending_;
+  bool pendingPosted_ = false;
+
   // Shared with the reporter thread, under mutex_.
   std::mutex mutex_;
   std::condition_variable wake_;
