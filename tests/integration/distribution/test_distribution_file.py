@@ -112,6 +112,15 @@ class FileStoreDistributionTest(ft.TestCase):
         self.assertEqual(status_rows(out)["p1"][1], "refused", out)
         self.assertIn('unknown pool "nope"', out)
 
+        # Restarted while the current revision is one it refuses: it serves its cached one.
+        proxies[0].process.stop()
+        p1 = start_store_proxy(self, self.store, "p1", cache_dir=proxies[0].cache_dir)
+        p1.process.wait_for_line(rf"store revision {bad} refused; booting from cached revision "
+                                 rf"{rolled} ", stream="stderr")
+        self.assertEqual(p1.body(), "b1")
+        ft.wait_until(lambda: control.instances()["p1"]["refusedRevision"] == bad,
+                      message="the restarted p1 reports the refusal")
+
 
 if __name__ == "__main__":
     ft.main()
