@@ -130,7 +130,7 @@ int Server::run() {
   if (auto started = source_->start(
           context, [this](ConfigCandidate candidate) { apply(std::move(candidate)); });
       !started) {
-    logLine("fulcrum-proxy: {}: {}", source_->describe(), started.error().message);
+    logLine("fulcrum-proxy: {}", started.error().message);
     exitCode_ = 1;
     finish();
   }
