@@ -163,7 +163,7 @@ int Server::run() {
   if (auto started = source_->start(
           context, [this](ConfigCandidate candidate) { apply(std::move(candidate)); });
       !started) {
-    logLine("fulcrum-proxy: {}: {}", source_->describe(), started.error().message);
+    logLine("fulcrum-proxy: {}", started.error().message);
     exitCode_ = 1;
     finish();
   }
@@ -266,6 +266,7 @@ void Server::apply(ConfigCandidate candidate) {
     source_->applied(candidate);
     return;
   }
+  const MonotonicTime compileStart = time_.monotonicTime();
   snapshot::CompileInput input;
   input.config = std::move(*loaded.config);
   input.file = candidate.label;
@@ -299,8 +300,11 @@ void Server::apply(ConfigCandidate candidate) {
   current_ = std::move(snap);
   appliedRevision_ = candidate.revision;
   appliedFromCache_ = candidate.fromCache;
-  logLine("fulcrum-proxy: applied {} hash {} ({})", candidate.label, current_->hash,
-          candidate.reason);
+  logLine(
+      "fulcrum-proxy: applied {} hash {} ({}; compiled and published in {} ms)", candidate.label,
+      current_->hash, candidate.reason,
+      std::chrono::duration_cast<std::chrono::milliseconds>(time_.monotonicTime() - compileStart)
+          .count());
   source_->applied(candidate);
 }
 

@@ -76,9 +76,27 @@ Result<bool> StoreConfigSource::start(const SourceContext& context, Deliver deli
   auto watch = store_->watch(0, [this](const store::WatchEvent& event) {
     // Store thread: only post.
     if (event.revision) {
-      postToMain([this, revision = *event.revision]() mutable {
-        onHealth(true, "");
-        onRevision(std::move(revision), "store");
+      // Latest state: while the main thread is busy (a big config compiles), newer revisions
+      // replace the waiting one instead of queueing behind it; at most one post is pending.
+      {
+        std::lock_guard lock(pendingMutex_);
+        pending_ = *event.revision;
+        if (pendingPosted_) {
+          return;
+        }
+        pendingPosted_ = true;
+      }
+      postToMain([this] {
+        std::optional<store::Revision> revision;
+        {
+          std::lock_guard lock(pendingMutex_);
+          revision.swap(pending_);
+          pendingPosted_ = false;
+        }
+        if (revision) {
+          onHealth(true, "");
+          onRevision(std::move(*revision), "store");
+        }
       });
     } else {
       postToMain(
@@ -124,8 +142,6 @@ void StoreConfigSource::onRevision(store::Revision revision, std::string_view re
     return; // seen already (the boot probe and the watch both deliver the first one)
   }
   offered_ = number;
-  settled_ = true;
-  bootTimer_.cancel();
   ConfigCandidate candidate;
   candidate.loaded = config::loadString(revision.config, fmt::format("revision {}", number));
   candidate.label = fmt::format("store revision {}", number);
@@ -148,9 +164,7 @@ void StoreConfigSource::onHealth(bool healthy, const std::string& error) {
   logLine("fulcrum-proxy: store {} unreachable: {}; {}", options_.url, error,
           appliedRevision_ != 0 ? fmt::format("still serving revision {}", appliedRevision_)
                                 : std::string("no config applied yet"));
-  if (!settled_) {
-    bootFromCache(fmt::format("store {} unreachable: {}", options_.url, error));
-  }
+  bootFromCache(fmt::format("store {} unreachable: {}", options_.url, error));
 }
 
 void StoreConfigSource::onProbe(Result<std::optional<store::Revision>> current) {
@@ -164,10 +178,10 @@ void StoreConfigSource::onProbe(Result<std::optional<store::Revision>> current) 
 }
 
 void StoreConfigSource::bootFromCache(const std::string& why) {
-  if (settled_ || !deliver_) {
-    return;
+  if (appliedAny_ || cacheTried_ || !deliver_) {
+    return; // serving something already, or the cache had its one chance
   }
-  settled_ = true;
+  cacheTried_ = true;
   bootTimer_.cancel();
   auto cached = cache_->read();
   if (!cached) {
@@ -200,6 +214,8 @@ void StoreConfigSource::bootFromCache(const std::string& why) {
 }
 
 void StoreConfigSource::applied(const ConfigCandidate& candidate) {
+  appliedAny_ = true;
+  bootTimer_.cancel();
   appliedRevision_ = candidate.revision;
   {
     std::lock_guard lock(mutex_);
@@ -217,6 +233,13 @@ void StoreConfigSource::refused(const ConfigCandidate& candidate,
                                 const std::vector<std::string>& errors) {
   if (candidate.fromCache) {
     return; // not a store revision: nothing to report (the log says why)
+  }
+  if (!appliedAny_) {
+    // Booting, and the store's revision is refused: the last good one is the cached one.
+    // Posted, not called: we are inside the server's apply().
+    postToMain([this, why = fmt::format("store revision {} refused", candidate.revision)] {
+      bootFromCache(why);
+    });
   }
   {
     std::lock_guard lock(mutex_);

@@ -7,8 +7,9 @@
 //   offered to the server. Revisions are offered in increasing order, each at most once; a
 //   refused one is not offered again (the next write is).
 // - Caches the last applied revision on local disk (ConfigCache, atomic replace) and boots from
-//   that cache when the store cannot give a revision at start: unreachable, no answer within
-//   `bootWait`, or empty. The store's revision replaces the cached one as soon as it arrives.
+//   that cache when the store cannot give a usable revision at start: unreachable, no answer
+//   within `bootWait`, empty, or its current revision is refused. The store's revision replaces
+//   the cached one as soon as one arrives that applies.
 // - Registers the instance in the store (ConfigStore::registerInstance: etcd lease with
 //   keep-alive, or heartbeat file) with its id, admin address, and the revisions it applied and
 //   refused (with the errors); re-registers after failures and updates the record after every
@@ -82,9 +83,15 @@ private:
   // Main thread only.
   uint64_t offered_ = 0;                 // highest store revision offered to the server
   std::optional<store::Revision> offer_; // the revision being offered (for the cache)
-  bool settled_ = false;                 // a config is applied, or the cache was tried
+  bool appliedAny_ = false;              // a config (store or cache) is being served
+  bool cacheTried_ = false;              // the cache had its one chance at boot
   bool storeHealthy_ = true;
   uint64_t appliedRevision_ = 0;
+
+  // The newest revision from the watch not yet taken by the main thread, under pendingMutex_.
+  std::mutex pendingMutex_;
+  std::optional<store::Revision> pending_;
+  bool pendingPosted_ = false;
 
   // Shared with the reporter thread, under mutex_.
   std::mutex mutex_;

@@ -4,6 +4,7 @@ reported. Real processes: fulcrum-control, fulcrum-proxy x2, fulcrum-echo x2."""
 
 import json
 import os
+import subprocess
 
 import fulcrum_test as ft
 from distribution_support import (INVALID, Control, config_to, start_store_proxy, status_rows,
@@ -111,6 +112,27 @@ class FileStoreDistributionTest(ft.TestCase):
         code, out = control.fulcrumctl("status")
         self.assertEqual(status_rows(out)["p1"][1], "refused", out)
         self.assertIn('unknown pool "nope"', out)
+
+        # Restarted while the current revision is one it refuses: it serves its cached one.
+        proxies[0].process.stop()
+        p1 = start_store_proxy(self, self.store, "p1", cache_dir=proxies[0].cache_dir)
+        p1.process.wait_for_line(rf"store revision {bad} refused; booting from cached revision "
+                                 rf"{rolled} ", stream="stderr")
+        self.assertEqual(p1.body(), "b1")
+        ft.wait_until(lambda: control.instances()["p1"]["refusedRevision"] == bad,
+                      message="the restarted p1 reports the refusal")
+
+    def test_store_and_config_are_mutually_exclusive(self):
+        config = self.write_file("proxy.yaml", config_to(self.b1))
+        for args, message in (
+                (["--store", self.store, "--config", config], "mutually exclusive"),
+                (["--store", "http://nowhere"], "expected file:///DIR or etcd://"),
+                (["--config", config, "--cache-dir", self.path("c")], "only applies with --store"),
+                ([], "--config FILE or --store URL is required")):
+            done = subprocess.run([ft.bin_path("fulcrum-proxy"), *args], capture_output=True,
+                                  text=True, timeout=ft.scaled(30))
+            self.assertEqual(done.returncode, 2, (args, done.stderr))
+            self.assertIn(message, done.stderr)
 
 
 if __name__ == "__main__":
