@@ -27,6 +27,9 @@ enum class Format : uint8_t { Json, Combined };
 // "json" / "combined"; nullopt otherwise.
 std::optional<Format> parseFormat(std::string_view name);
 
+// Fields the JSON format writes without escaping, so callers must pass only such values: traceId
+// (hex), clientAddress and upstreamAddress (addresses), method (an HTTP token), protocol, route and
+// pool (config names), responseFlags, configRevision. requestId, host and target are escaped.
 struct AccessLogEntry {
   SystemTime start;           // when the request head was complete (UTC)
   std::string_view requestId; // the X-Request-Id sent upstream; empty = none
@@ -59,6 +62,9 @@ public:
   void appendRfc3339(SystemTime t, std::string& out);
   // Appends "DD/Mon/YYYY:HH:MM:SS +0000" (nginx $time_local in UTC).
   void appendCommonLog(SystemTime t, std::string& out);
+  // The same into `out` (24 / 26 bytes); return the end.
+  char* writeRfc3339(SystemTime t, char* out);
+  char* writeCommonLog(SystemTime t, char* out);
 
 private:
   int64_t rfcSecond_ = INT64_MIN;
@@ -72,6 +78,10 @@ void formatJson(const AccessLogEntry& entry, TimeFormatCache& time, std::string&
 void formatCombined(const AccessLogEntry& entry, TimeFormatCache& time, std::string& out);
 void formatLine(Format format, const AccessLogEntry& entry, TimeFormatCache& time,
                 std::string& out);
+// The same line written from the start of `scratch`, which is only ever grown (the worker's
+// reusable buffer: no zero-filling per line); returns the line, valid until the next call.
+std::string_view formatLineInto(Format format, const AccessLogEntry& entry, TimeFormatCache& time,
+                                std::string& scratch);
 
 // Appends `value` as a JSON string (quotes included): ", \ and control bytes escaped; bytes that
 // are not valid UTF-8 become \u00XX of their value, so every line is valid JSON.

@@ -129,7 +129,7 @@ void Session::logRequest() {
     return;
   }
   const MonotonicTime end = worker_.time().monotonicTime();
-  const SystemTime endWall = worker_.time().systemTime();
+  const SystemTime endWall = obs.wallTime(worker_.time(), end);
   const auto duration = std::chrono::duration_cast<std::chrono::nanoseconds>(end - log_.start);
   const SystemTime startWall = endWall - std::chrono::duration_cast<SystemTime::duration>(duration);
 
@@ -189,9 +189,9 @@ void Session::logRequest() {
     e.responseFlags = flags;
     e.configRevision = revision;
     e.worker = worker_.index();
-    obs.line.clear();
-    access_log::formatLine(obs.format, e, obs.timeCache, obs.line);
-    if (!obs.accessLog->push(obs.line)) {
+    const std::string_view text =
+        access_log::formatLineInto(obs.format, e, obs.timeCache, obs.line);
+    if (!obs.accessLog->push(text)) {
       ++worker_.stats().accessLogLinesDropped;
     }
   }
@@ -217,10 +217,10 @@ void Session::logRequest() {
     s.upstreamAddress = upstream;
     s.responseFlags = flags;
     s.requestId = log_.view(log_.requestId);
-    obs.line.clear();
-    tracing::appendSpanJson(s, obs.line);
-    obs.line.push_back('\n');
-    obs.spans->push(obs.line); // a full ring counts the drop itself
+    obs.spanLine.clear();
+    tracing::appendSpanJson(s, obs.spanLine);
+    obs.spanLine.push_back('\n');
+    obs.spans->push(obs.spanLine); // a full ring counts the drop itself
   }
 }
 

@@ -1,5 +1,7 @@
 #include "proxy/tracing/trace_context.h"
 
+#include <cstring>
+
 namespace fulcrum::tracing {
 
 namespace {
@@ -30,10 +32,23 @@ bool parseHex(std::string_view text, uint8_t* out) {
 }
 
 void putWord(uint64_t word, uint8_t* out) {
-  for (int i = 0; i < 8; ++i) {
-    out[i] = static_cast<uint8_t>(word >> (56 - 8 * i));
-  }
+  const uint64_t big = __builtin_bswap64(word); // ids are big-endian byte strings
+  std::memcpy(out, &big, 8);
 }
+
+// The two hex digits of every byte value, as they lie in memory.
+struct HexPairs {
+  uint16_t digits[256];
+  constexpr HexPairs() : digits() {
+    for (int i = 0; i < 256; ++i) {
+      // Little-endian: the first digit is the low byte.
+      digits[i] = static_cast<uint16_t>(static_cast<uint8_t>(kHex[i >> 4]) |
+                                        static_cast<uint8_t>(kHex[i & 0xf]) << 8);
+    }
+  }
+};
+constexpr HexPairs kHexPairs;
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
 
 } // namespace
 
@@ -71,8 +86,7 @@ std::optional<TraceParent> parseTraceparent(std::string_view value) {
 
 void writeHex(const uint8_t* bytes, size_t size, char* out) {
   for (size_t i = 0; i < size; ++i) {
-    out[2 * i] = kHex[bytes[i] >> 4];
-    out[2 * i + 1] = kHex[bytes[i] & 0xf];
+    std::memcpy(out + 2 * i, &kHexPairs.digits[bytes[i]], 2);
   }
 }
 

@@ -106,6 +106,19 @@ TEST(AccessLogFormat, JsonEscapesEverythingAClientCanSend) {
   EXPECT_EQ(j["path"], "/a\"b\\c\td\x01\x7f\xc3\xbf\xc3\xa9\xc3\xa2\xc2\x82");
 }
 
+TEST(AccessLogFormat, JsonEscapingRoundTripsEveryAsciiByteAtEveryOffset) {
+  // The escaper checks eight bytes at a time: put each special byte at each offset of a word.
+  for (int c = 0; c < 0x80; ++c) {
+    for (size_t at = 0; at < 19; ++at) {
+      std::string value(19, 'a');
+      value[at] = static_cast<char>(c);
+      std::string out;
+      appendJsonString(out, value);
+      ASSERT_EQ(nlohmann::json::parse(out).get<std::string>(), value) << c << " at " << at;
+    }
+  }
+}
+
 TEST(AccessLogFormat, CombinedMatchesTheNginxShape) {
   TimeFormatCache cache;
   std::string out;
@@ -133,6 +146,24 @@ TEST(AccessLogFormat, CombinedEscapesQuotesAndHandlesUnparsedRequests) {
   out.clear();
   formatCombined(bad, cache, out);
   EXPECT_EQ(out, "10.0.0.1 - - [26/Nov/2026:23:59:01 +0000] \"-\" 400 0 \"-\" \"-\"\n");
+}
+
+TEST(AccessLogFormat, FormatLineIntoReusesItsScratch) {
+  TimeFormatCache cache;
+  std::string expected;
+  formatJson(sampleEntry(), cache, expected);
+  std::string scratch;
+  EXPECT_EQ(formatLineInto(Format::Json, sampleEntry(), cache, scratch), expected);
+  const size_t size = scratch.size();
+  AccessLogEntry shorter = sampleEntry();
+  shorter.target = "/";
+  std::string expectedShort;
+  formatJson(shorter, cache, expectedShort);
+  EXPECT_EQ(formatLineInto(Format::Json, shorter, cache, scratch), expectedShort);
+  EXPECT_EQ(scratch.size(), size);
+  std::string combined;
+  formatCombined(sampleEntry(), cache, combined);
+  EXPECT_EQ(formatLineInto(Format::Combined, sampleEntry(), cache, scratch), combined);
 }
 
 TEST(AccessLogFormat, TimeCacheFollowsTheClock) {
