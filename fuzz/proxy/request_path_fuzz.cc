@@ -47,7 +47,7 @@ const snapshot::Snapshot& theSnapshot() {
     if (!loaded.ok()) {
       std::abort();
     }
-    stats::RouteSlots slots;
+    stats::StatsSlots slots;
     snapshot::CompileInput input;
     input.config = std::move(*loaded.config);
     auto compiled = snapshot::compileSnapshot(std::move(input), slots);
