@@ -397,13 +397,16 @@ std::vector<stats::Family> Server::buildFamilies(const std::vector<WorkerReport>
                         "Config loads by result (the first load counts)");
   reloads.series.push_back({{{"result", "success"}}, static_cast<double>(reloadsSucceeded_), {}});
   reloads.series.push_back({{{"result", "failure"}}, static_cast<double>(reloadsFailed_), {}});
+  // Each family is filled before the next add(): push_back may move the earlier ones.
   Family& info = add("fulcrum_config_info", MetricType::Info,
                      "The applied config revision: source hash and generation (value 1)");
-  Family& applied = add("fulcrum_config_last_reload_success_timestamp_seconds", MetricType::Gauge,
-                        "When the applied config revision was loaded (Unix time)", "seconds");
   if (current_) {
     info.series.push_back(
         {{{"hash", current_->hash}, {"generation", std::to_string(current_->generation)}}, 1, {}});
+  }
+  Family& applied = add("fulcrum_config_last_reload_success_timestamp_seconds", MetricType::Gauge,
+                        "When the applied config revision was loaded (Unix time)", "seconds");
+  if (current_) {
     applied.series.push_back({{}, seconds(current_->compiledAt), {}});
   }
   Family& attempt =
