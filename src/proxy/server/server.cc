@@ -541,10 +541,8 @@ std::vector<stats::Family> Server::buildFamilies(const std::vector<WorkerReport>
   std::vector<Family> families;
   families.reserve(64);
   stats::buildWorkerFamilies(sum, statsSlots_, families);
-  auto add = [&families](std::string name, MetricType type, std::string help,
-                         std::string unit = {}) -> Family& {
-    families.push_back(Family{std::move(name), type, std::move(help), std::move(unit), {}});
-    return families.back();
+  auto add = [&families](std::string name, MetricType type, std::string help) -> Family& {
+    return stats::addFamily(families, std::move(name), type, std::move(help));
   };
   auto seconds = [](SystemTime t) {
     return std::chrono::duration<double>(t.time_since_epoch()).count();
@@ -554,18 +552,20 @@ std::vector<stats::Family> Server::buildFamilies(const std::vector<WorkerReport>
                         "Config loads by result (the first load counts)");
   reloads.series.push_back({{{"result", "success"}}, static_cast<double>(reloadsSucceeded_), {}});
   reloads.series.push_back({{{"result", "failure"}}, static_cast<double>(reloadsFailed_), {}});
+  // Each family is filled before the next add(): push_back may move the earlier ones.
   Family& info = add("fulcrum_config_info", MetricType::Info,
                      "The applied config revision: source hash and generation (value 1)");
-  Family& applied = add("fulcrum_config_last_reload_success_timestamp_seconds", MetricType::Gauge,
-                        "When the applied config revision was loaded (Unix time)", "seconds");
   if (current_) {
     info.series.push_back(
         {{{"hash", current_->hash}, {"generation", std::to_string(current_->generation)}}, 1, {}});
+  }
+  Family& applied = add("fulcrum_config_last_reload_success_timestamp_seconds", MetricType::Gauge,
+                        "When the applied config revision was loaded (Unix time)");
+  if (current_) {
     applied.series.push_back({{}, seconds(current_->compiledAt), {}});
   }
-  Family& attempt =
-      add("fulcrum_config_last_reload_timestamp_seconds", MetricType::Gauge,
-          "When a config load was last attempted, applied or not (Unix time)", "seconds");
+  Family& attempt = add("fulcrum_config_last_reload_timestamp_seconds", MetricType::Gauge,
+                        "When a config load was last attempted, applied or not (Unix time)");
   if (lastReloadAttempt_ != SystemTime{}) {
     attempt.series.push_back({{}, seconds(lastReloadAttempt_), {}});
   }

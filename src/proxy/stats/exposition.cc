@@ -30,30 +30,6 @@ std::string unitOf(std::string_view name) {
   return "";
 }
 
-Family& addFamily(std::vector<Family>& out, std::string name, MetricType type, std::string help) {
-  Family f;
-  f.unit = unitOf(name);
-  f.name = std::move(name);
-  f.type = type;
-  f.help = std::move(help);
-  out.push_back(std::move(f));
-  return out.back();
-}
-
-void addValue(Family& f, std::vector<Label> labels, double value) {
-  Series s;
-  s.labels = std::move(labels);
-  s.value = value;
-  f.series.push_back(std::move(s));
-}
-
-void addHistogram(Family& f, std::vector<Label> labels, const LatencyHistogram& h) {
-  Series s;
-  s.labels = std::move(labels);
-  s.histogram = h;
-  f.series.push_back(std::move(s));
-}
-
 void addClasses(Family& f, const std::vector<Label>& labels, const StatusClasses& classes) {
   for (size_t c = 0; c < classes.size(); ++c) {
     if (classes[c] != 0) {
@@ -137,6 +113,30 @@ std::string leOf(size_t bucket) {
 }
 
 } // namespace
+
+Family& addFamily(std::vector<Family>& out, std::string name, MetricType type, std::string help) {
+  Family f;
+  f.unit = unitOf(name);
+  f.name = std::move(name);
+  f.type = type;
+  f.help = std::move(help);
+  out.push_back(std::move(f));
+  return out.back();
+}
+
+void addValue(Family& f, std::vector<Label> labels, double value) {
+  Series s;
+  s.labels = std::move(labels);
+  s.value = value;
+  f.series.push_back(std::move(s));
+}
+
+void addHistogram(Family& f, std::vector<Label> labels, const LatencyHistogram& h) {
+  Series s;
+  s.labels = std::move(labels);
+  s.histogram = h;
+  f.series.push_back(std::move(s));
+}
 
 std::string formatNumber(double value, bool forceDecimal) {
   if (std::isinf(value)) {

@@ -63,6 +63,14 @@ std::string renderJson(const std::vector<Family>& families);
 // per-status-class series, which appear with their first response.
 void buildWorkerFamilies(const WorkerStats& sum, const StatsSlots& slots, std::vector<Family>& out);
 
+// Building families (for code outside stats/ that adds its own, e.g. health state):
+// addFamily appends an empty family (unit derived from the name's _seconds/_bytes suffix) and
+// returns it — valid until the next append to `out`, so fill it first; addValue/addHistogram
+// append one series.
+Family& addFamily(std::vector<Family>& out, std::string name, MetricType type, std::string help);
+void addValue(Family& family, std::vector<Label> labels, double value);
+void addHistogram(Family& family, std::vector<Label> labels, const LatencyHistogram& histogram);
+
 // Label value and HELP escaping per the text formats.
 std::string escapeLabelValue(std::string_view value);
 std::string escapeHelp(std::string_view help, ExpositionFormat format);
