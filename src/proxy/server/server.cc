@@ -554,10 +554,14 @@ std::vector<stats::Family> Server::buildFamilies(const std::vector<WorkerReport>
   reloads.series.push_back({{{"result", "failure"}}, static_cast<double>(reloadsFailed_), {}});
   // Each family is filled before the next add(): push_back may move the earlier ones.
   Family& info = add("fulcrum_config_info", MetricType::Info,
-                     "The applied config revision: source hash and generation (value 1)");
+                     "The applied config: source hash, generation and store revision (value 1)");
   if (current_) {
-    info.series.push_back(
-        {{{"hash", current_->hash}, {"generation", std::to_string(current_->generation)}}, 1, {}});
+    std::vector<stats::Label> labels{{"hash", current_->hash},
+                                     {"generation", std::to_string(current_->generation)}};
+    if (appliedRevision_ != 0) {
+      labels.push_back({"revision", std::to_string(appliedRevision_)}); // --store
+    }
+    info.series.push_back({std::move(labels), 1, {}});
   }
   Family& applied = add("fulcrum_config_last_reload_success_timestamp_seconds", MetricType::Gauge,
                         "When the applied config revision was loaded (Unix time)");
