@@ -1,6 +1,5 @@
 #include "proxy/access_log/formatter.h"
 
-#include <regex>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -125,9 +124,8 @@ TEST(AccessLogFormat, CombinedMatchesTheNginxShape) {
   formatCombined(sampleEntry(), cache, out);
   EXPECT_EQ(out, "127.0.0.1 - - [26/Nov/2026:23:59:01 +0000] \"GET /v1/items?id=7 HTTP/1.1\" 200 "
                  "1234 \"http://example.com/\" \"curl/8.0\"\n");
-  const std::regex combined(
-      R"re(^(\S+) - (\S+) \[([^\]]+)\] "([^"]*)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"\n$)re");
-  EXPECT_TRUE(std::regex_match(out, combined));
+  // (The integration test matches the nginx `combined` regex; std::regex trips GCC 12's
+  // -Wmaybe-uninitialized under the ASan preset.)
 }
 
 TEST(AccessLogFormat, CombinedEscapesQuotesAndHandlesUnparsedRequests) {
