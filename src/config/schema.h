@@ -38,7 +38,7 @@ struct ListenerLimits {
   uint32_t maxRequestHeadBytes = 64 * 1024;        // 431 beyond
   uint32_t maxHeaders = 100;                       // 431 beyond
   uint64_t maxRequestBodyBytes = 0;                // 0 = unlimited; 413 beyond
-  uint32_t bufferBytes = 16 * 1024;                // per-direction buffer per connection
+  uint32_t bufferBytes = 64 * 1024;                // per-direction buffer per connection
   Duration headTimeout = std::chrono::seconds(10); // absolute deadline for a request head (408)
   Duration idleTimeout = std::chrono::seconds(60); // downstream keep-alive idle
   uint32_t maxConnections = 0;                     // 0 = unlimited
