@@ -14,8 +14,9 @@
 // own DFA cache for regex entries).
 //
 // Hosts and edges live in FlatTables (flat_table.h): one cache line per probe, node flags
-// (has exact / prefix entries / children) stored with the edge so the walk reads no node until
-// it has found one with entries.
+// (has exact / prefix / regex entries, has children) stored with the edge and with the host, so
+// the walk reads no node until it has found one with entries (a host probe yields its bucket's
+// root directly).
 
 #include "proxy/router/route_table.h"
 
@@ -169,17 +170,19 @@ struct Range {
 constexpr uint32_t kHasExact = 1u << 31;
 constexpr uint32_t kHasPrefix = 1u << 30;
 constexpr uint32_t kHasChildren = 1u << 29; // no probe below a leaf
-constexpr uint32_t kIdMask = kHasChildren - 1;
+constexpr uint32_t kHasRegex = 1u << 28;    // a bucket's root: the bucket has regex entries
+constexpr uint32_t kIdMask = kHasRegex - 1;
 
-struct Node {
+struct alignas(32) Node {
   uint32_t parent = UINT32_MAX;
   Range exact;  // into RouteTableImpl::lists_
   Range prefix; // into RouteTableImpl::lists_
+  Range regex;  // a bucket's root only: the bucket's RegularExpression entries
 };
 
+// Build time only: lookups find a bucket's root (with flags) in the host table.
 struct Bucket {
-  uint32_t root = 0; // node id with flags
-  Range regex;       // into RouteTableImpl::lists_
+  uint32_t root = 0; // node id
 };
 
 // What match() reads per candidate: everything needed when the entry has no header / query /
@@ -205,20 +208,21 @@ public:
     std::string_view host = canonicalHost(request.host, buf);
     const Candidate* found = nullptr;
     if (!host.empty()) {
-      if (uint32_t b = hosts_.find(kExactScope, host); b != HostTable::kNotFound) {
-        found = matchBucket(buckets_[b], request);
+      if (uint32_t root = hosts_.find(kExactScope, host); root != HostTable::kNotFound) {
+        found = matchBucket(root, request);
       }
       // Wildcard suffixes, longest first: "a.b.example.org" tries ".b.example.org", then
       // ".example.org", then ".org". The wildcard label must not be empty.
       for (size_t dot = host.find('.', 1); found == nullptr && dot != std::string_view::npos;
            dot = host.find('.', dot + 1)) {
-        if (uint32_t b = hosts_.find(kWildcardScope, host.substr(dot)); b != HostTable::kNotFound) {
-          found = matchBucket(buckets_[b], request);
+        if (uint32_t root = hosts_.find(kWildcardScope, host.substr(dot));
+            root != HostTable::kNotFound) {
+          found = matchBucket(root, request);
         }
       }
     }
-    if (found == nullptr && anyHost_ != UINT32_MAX) {
-      found = matchBucket(buckets_[anyHost_], request);
+    if (found == nullptr && anyHostRoot_ != UINT32_MAX) {
+      found = matchBucket(anyHostRoot_, request);
     }
     if (found == nullptr) {
       return {};
@@ -234,9 +238,10 @@ public:
   // Build-time state, filled by compileRouteTable().
   detail::LargeVector<CompiledRule> rules_;
   detail::LargeVector<MatchSpec> specs_;
-  detail::LargeVector<Bucket> buckets_;
-  HostTable hosts_;
-  uint32_t anyHost_ = UINT32_MAX;
+  detail::LargeVector<Bucket> buckets_; // build time; released by finish()
+  HostTable hosts_;                     // (scope, host) -> bucket index, then root with flags
+  uint32_t anyHost_ = UINT32_MAX;       // bucket index (build time)
+  uint32_t anyHostRoot_ = UINT32_MAX;   // root with flags
   detail::LargeVector<Node> nodes_;
   EdgeTable edges_;                      // (parent node, segment) -> child node id with flags
   detail::LargeVector<Candidate> lists_; // sorted by precedence within each Range
@@ -252,10 +257,11 @@ private:
     return nullptr;
   }
 
-  const Candidate* matchBucket(const Bucket& bucket, const RequestView& request) const {
+  // `root`: a bucket's root node id with flags.
+  const Candidate* matchBucket(uint32_t root, const RequestView& request) const {
     // Walk the path's segments: "/a/b" -> "a", "b"; "/" -> ""; "/a/" -> "a", "".
     std::string_view path = request.path;
-    uint32_t node = bucket.root;
+    uint32_t node = root;
     std::array<uint32_t, kPrefixStack> prefixes;
     size_t depth = 0;
     bool overflow = false;
@@ -306,7 +312,11 @@ private:
         }
       }
     }
-    for (uint32_t i = bucket.regex.begin; i < bucket.regex.end; ++i) {
+    if ((root & kHasRegex) == 0) {
+      return nullptr;
+    }
+    const Range regex = nodes_[root & kIdMask].regex;
+    for (uint32_t i = regex.begin; i < regex.end; ++i) {
       const Candidate& c = lists_[i];
       if (RE2::FullMatch(path, *c.spec->pathRegex) &&
           (!c.conditions || matchesRest(*c.spec, request))) {
@@ -383,13 +393,16 @@ public:
       t_.nodes_[i].prefix = flatten(buildNodes_[i].prefix);
     }
     for (size_t i = 0; i < buildBuckets_.size(); ++i) {
-      t_.buckets_[i].regex = flatten(buildBuckets_[i].regex);
+      t_.nodes_[t_.buckets_[i].root].regex = flatten(buildBuckets_[i].regex);
     }
-    // Node flags, as lookups see them: in the edge table and in the buckets.
+    // Node flags, as lookups see them: in the edge table, and bucket roots in the host table.
     t_.edges_.updateValues([this](uint32_t child) { return child | flagsOf(child); });
-    for (Bucket& b : t_.buckets_) {
-      b.root = (b.root & kIdMask) | flagsOf(b.root & kIdMask);
+    t_.hosts_.updateValues(
+        [this](uint32_t bucket) { return rootWithFlags(t_.buckets_[bucket].root); });
+    if (t_.anyHost_ != UINT32_MAX) {
+      t_.anyHostRoot_ = rootWithFlags(t_.buckets_[t_.anyHost_].root);
     }
+    detail::LargeVector<Bucket>().swap(t_.buckets_);
     t_.lists_.shrink_to_fit();
     t_.nodes_.shrink_to_fit();
     t_.edges_.finish();
@@ -397,6 +410,11 @@ public:
   }
 
 private:
+  uint32_t rootWithFlags(uint32_t id) const {
+    const Node& n = t_.nodes_[id];
+    return id | flagsOf(id) | (n.regex.end > n.regex.begin ? kHasRegex : 0);
+  }
+
   uint32_t flagsOf(uint32_t id) const {
     const Node& n = t_.nodes_[id];
     return (n.exact.end > n.exact.begin ? kHasExact : 0) |
@@ -408,13 +426,13 @@ private:
       hasChildren_[parent] = true;
     }
     hasChildren_.push_back(false);
-    t_.nodes_.push_back(Node{parent, {}, {}});
+    t_.nodes_.push_back(Node{parent, {}, {}, {}});
     buildNodes_.emplace_back();
     return static_cast<uint32_t>(t_.nodes_.size() - 1);
   }
 
   uint32_t newBucket() {
-    t_.buckets_.push_back(Bucket{newNode(UINT32_MAX), {}});
+    t_.buckets_.push_back(Bucket{newNode(UINT32_MAX)});
     buildBuckets_.emplace_back();
     return static_cast<uint32_t>(t_.buckets_.size() - 1);
   }
@@ -536,6 +554,9 @@ Result<MatchSpec> compileMatch(const CompiledRule* rule, const config::RouteMatc
 } // namespace
 
 uint32_t pickBackend(const CompiledRule& rule, uint64_t random) {
+  if (rule.singlePool != kNoBackend) {
+    return rule.singlePool; // no split: the vectors below are not touched
+  }
   if (rule.totalWeight == 0 || rule.cumulativeWeights.size() != rule.backends.size()) {
     return kNoBackend;
   }
@@ -544,7 +565,8 @@ uint32_t pickBackend(const CompiledRule& rule, uint64_t random) {
   return rule.backends[static_cast<size_t>(it - rule.cumulativeWeights.begin())].poolIndex;
 }
 
-Result<RouteTablePtr> compileRouteTable(const config::Config& config) {
+Result<RouteTablePtr> compileRouteTable(const config::Config& config,
+                                        std::span<const uint32_t> routeStatsSlots) {
   auto table = std::make_unique<RouteTableImpl>();
   std::unordered_map<std::string_view, uint32_t> poolIndex;
   for (size_t i = 0; i < config.pools.size(); ++i) {
@@ -588,6 +610,13 @@ Result<RouteTablePtr> compileRouteTable(const config::Config& config) {
       compiled.ruleIndex = static_cast<uint32_t>(k);
       compiled.routeName = route.name;
       compiled.rule = &rule;
+      compiled.statsSlot = r < routeStatsSlots.size() ? routeStatsSlots[r] : 0;
+      compiled.hasFilters = !rule.filters.empty();
+      const config::Timeouts& t = rule.timeouts;
+      if (t.request || t.backendRequest || t.connect || t.idle) {
+        compiled.timeouts = &t;
+      }
+      compiled.retry = rule.retry ? &*rule.retry : nullptr;
       for (const config::BackendRef& backend : rule.backends) {
         auto it = poolIndex.find(backend.pool);
         if (it == poolIndex.end()) {
@@ -600,6 +629,9 @@ Result<RouteTablePtr> compileRouteTable(const config::Config& config) {
         compiled.backends.push_back(WeightedPool{it->second, backend.weight});
         compiled.totalWeight += backend.weight;
         compiled.cumulativeWeights.push_back(compiled.totalWeight);
+      }
+      if (compiled.backends.size() == 1) {
+        compiled.singlePool = compiled.backends.front().poolIndex;
       }
       size_t entries = std::max<size_t>(rule.matches.size(), 1);
       for (size_t m = 0; m < entries; ++m) {
@@ -619,7 +651,7 @@ Result<RouteTablePtr> compileRouteTable(const config::Config& config) {
     }
   }
   if (table->nodes_.size() > kIdMask) {
-    return Error{"route table too large: more than 2^29 path segments"};
+    return Error{"route table too large: more than 2^28 path segments"};
   }
   builder.finish();
   return RouteTablePtr(std::move(table));

@@ -34,6 +34,8 @@ constexpr uint32_t kMaxConnectAttempts = 3;
 // Sticky splits hash their key with their own seed, so that a pool's hashOn on the same header
 // does not correlate with the side of the split.
 constexpr uint64_t kStickySplitSeed = 0x73706c6974ULL;
+// What filters_ points to for a rule without filters.
+const snapshot::RuleFilters kNoFilters{};
 // Upstream response heads are held to the same size limit as request heads by default.
 constexpr uint32_t kMaxResponseHeadBytes = 64 * 1024;
 constexpr uint32_t kMaxResponseHeaders = 200;
@@ -388,9 +390,10 @@ void Session::route() {
     return;
   }
   rule_ = match.rule;
-  routeSlot_ = snapshot.routeSlots[rule_->routeIndex];
-
-  filters_ = &snapshot.ruleFilters[rule_->routeIndex][rule_->ruleIndex];
+  routeSlot_ = rule_->statsSlot;
+  // A rule without filters reads nothing more (its CompiledRule line says so).
+  filters_ =
+      rule_->hasFilters ? &snapshot.ruleFilters[rule_->routeIndex][rule_->ruleIndex] : &kNoFilters;
   if (filters_->redirect != nullptr) {
     const uint16_t port = client_.local_endpoint().port();
     auto redirect = router::computeRedirect(
@@ -417,7 +420,8 @@ void Session::route() {
 
   const std::span<const http::HeaderField> headers(req_.headers);
   std::optional<std::string_view> sticky;
-  if (rule_->backends.size() > 1 && rule_->rule != nullptr && rule_->rule->stickyHashOn) {
+  if (rule_->singlePool == router::kNoBackend && rule_->backends.size() > 1 &&
+      rule_->rule != nullptr && rule_->rule->stickyHashOn) {
     sticky = findHeader(headers, *rule_->rule->stickyHashOn);
   }
   // Sticky: the same header value always takes the same side of the split; without it, random.
@@ -431,8 +435,9 @@ void Session::route() {
   poolSlot_ = snapshot.pools[pool].statsSlot;
   log_.pool = pool;
   {
-    const config::Timeouts& t = rule_->rule != nullptr ? rule_->rule->timeouts : config::Timeouts{};
-    requestDeadline_ = t.request ? requestStart_ + *t.request : kNever; // across all tries
+    const config::Timeouts* t = rule_->timeouts;
+    requestDeadline_ =
+        t != nullptr && t->request ? requestStart_ + *t->request : kNever; // across all tries
   }
   poolState_ = &snap_->pools[pool];
   if (const auto& cb = snapshot.pools[pool].pool->circuitBreaker;
@@ -616,8 +621,8 @@ void Session::connect(net::EndpointPool& endpoint) {
   up_ = worker_.upstreams().create(endpoint);
   const config::Pool& pool = *snap_->snapshot->pools[poolIndex_].pool;
   std::chrono::milliseconds timeout = pool.connectTimeout;
-  if (rule_->rule != nullptr && rule_->rule->timeouts.connect) {
-    timeout = *rule_->rule->timeouts.connect;
+  if (rule_->timeouts != nullptr && rule_->timeouts->connect) {
+    timeout = *rule_->timeouts->connect;
   }
   connectStart_ = preciseNow();
   connectDeadline_ = std::min(connectStart_ + timeout, requestDeadline_);
@@ -678,7 +683,7 @@ void Session::writeHead() {
   phase_ = Phase::Exchanging;
   log_.upstreamStart = logClock();
   ++up_->requests;
-  const config::Timeouts* timeouts = rule_->rule != nullptr ? &rule_->rule->timeouts : nullptr;
+  const config::Timeouts* timeouts = rule_->timeouts;
   const MonotonicTime now = worker_.wheel().now(); // fresh: route() or onConnected() read it
   upstreamSentAt_ = now;
   streamIdle_ = timeouts != nullptr && timeouts->idle ? *timeouts->idle : kDefaultStreamIdleTimeout;
@@ -834,7 +839,7 @@ void Session::armResponseHeadDeadline() {
   if (responseStarted_) {
     return;
   }
-  const config::Timeouts* t = rule_->rule != nullptr ? &rule_->rule->timeouts : nullptr;
+  const config::Timeouts* t = rule_->timeouts;
   if (t != nullptr && t->backendRequest) {
     responseDeadline_ = worker_.wheel().now() + *t->backendRequest;
   } else if (t != nullptr && t->request) {
@@ -895,8 +900,7 @@ bool Session::replayable() const {
 }
 
 bool Session::tryRetry(health::TryFailure failure, uint16_t status) {
-  const config::RetryPolicy* policy =
-      rule_->rule != nullptr && rule_->rule->retry ? &*rule_->rule->retry : nullptr;
+  const config::RetryPolicy* policy = rule_->retry;
   if (policy == nullptr || retries_ >= policy->attempts || !replayable() || poolState_ == nullptr) {
     return false;
   }

@@ -190,7 +190,7 @@ private:
   http::ChunkedDecoder reqChunks_;
   http::ChunkedDecoder respChunks_;
   const router::CompiledRule* rule_ = nullptr;
-  const snapshot::RuleFilters* filters_ = nullptr; // of rule_, owned by snap_
+  const snapshot::RuleFilters* filters_ = nullptr; // of rule_ (owned by snap_) or kNoFilters
   uint32_t routeSlot_ = 0;
   uint32_t poolIndex_ = 0;
   uint32_t poolSlot_ = 0; // stats slot of the pool, 0 until the request is routed to one

@@ -62,14 +62,16 @@ Result<SnapshotConstSharedPtr> compileSnapshot(CompileInput input, stats::StatsS
     snap->pools.push_back(std::move(info));
   }
 
-  auto table = router::compileRouteTable(cfg);
+  for (const auto& route : cfg.routes) {
+    snap->routeSlots.push_back(slots.routes.slotFor(route.name));
+  }
+  auto table = router::compileRouteTable(cfg, snap->routeSlots);
   if (!table) {
     return Error{fmt::format("routes: {}", table.error().message)};
   }
   snap->routes = std::move(table.value());
 
   for (const auto& route : cfg.routes) {
-    snap->routeSlots.push_back(slots.routes.slotFor(route.name));
     std::vector<RuleFilters> rules;
     for (const auto& rule : route.rules) {
       RuleFilters f;

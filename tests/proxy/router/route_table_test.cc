@@ -376,5 +376,67 @@ TEST(WeightedSplit, ProportionsAndStickiness) {
   EXPECT_EQ(pickBackend(empty, 42), kNoBackend);
 }
 
+// What the request path reads from the rule's hot line, filled at compile time.
+TEST(CompiledRuleLine, HotFieldsMirrorTheConfig) {
+  config::Config c = baseConfig();
+  config::Rule plain = rule({prefix("/plain")}, "p2");
+  config::Rule rich = rule({prefix("/rich")});
+  rich.backends = {{"p1", 1, {}}, {"p2", 0, {}}}; // one backend with a weight: still single
+  rich.timeouts.connect = std::chrono::milliseconds(250);
+  rich.retry = config::RetryPolicy{};
+  config::Filter f;
+  f.type = config::FilterType::RequestHeaderModifier;
+  rich.filters.push_back(f);
+  config::Rule split = rule({prefix("/split")});
+  split.backends = {{"p0", 1, {}}, {"p1", 3, {}}};
+  addRoute(c, "a", {"a.test"}, {plain, rich});
+  addRoute(c, "b", {}, {split});
+  const std::vector<uint32_t> slots = {7, 9};
+  auto table = compileRouteTable(c, slots);
+  ASSERT_TRUE(table.ok()) << table.error().message;
+  const CompiledRule* p = table.value()->match(RequestView{"a.test", "/plain", "", "GET", {}});
+  const CompiledRule* r = table.value()->match(RequestView{"a.test", "/rich/x", "", "GET", {}});
+  const CompiledRule* s = table.value()->match(RequestView{"other", "/split", "", "GET", {}});
+  ASSERT_TRUE(p != nullptr && r != nullptr && s != nullptr);
+  EXPECT_EQ(p->statsSlot, 7u);
+  EXPECT_EQ(r->statsSlot, 7u);
+  EXPECT_EQ(s->statsSlot, 9u);
+  EXPECT_EQ(p->singlePool, 2u);
+  EXPECT_EQ(r->singlePool, 1u);
+  EXPECT_EQ(s->singlePool, kNoBackend);
+  EXPECT_EQ(pickBackend(*p, 12345), 2u);
+  EXPECT_EQ(pickBackend(*r, 12345), 1u);
+  EXPECT_EQ(p->timeouts, nullptr);
+  EXPECT_EQ(p->retry, nullptr);
+  EXPECT_FALSE(p->hasFilters);
+  ASSERT_NE(r->timeouts, nullptr);
+  EXPECT_EQ(r->timeouts->connect, std::chrono::milliseconds(250));
+  EXPECT_EQ(r->retry, &*c.routes[0].rules[1].retry);
+  EXPECT_TRUE(r->hasFilters);
+  // Without slots, every rule counts under slot 0.
+  auto unslotted = compileRouteTable(c);
+  ASSERT_TRUE(unslotted.ok());
+  EXPECT_EQ(unslotted.value()->match(RequestView{"other", "/split", "", "GET", {}})->statsSlot, 0u);
+}
+
+// A host whose bucket has only regex entries, and one with none: the root's flags say which.
+TEST(RouteTable, RegexOnlyHostsAndHostsWithoutRegex) {
+  config::Config c = baseConfig();
+  addRoute(c, "re", {"re.test"}, {rule({regex("/n/[0-9]+")})});
+  addRoute(c, "plain", {"plain.test"}, {rule({prefix("/x")})});
+  addRoute(c, "any", {}, {rule({regex("/any/.*")})});
+  auto table = compileRouteTable(c);
+  ASSERT_TRUE(table.ok());
+  auto match = [&](const char* host, const char* path) {
+    return describe(table.value()->match(RequestView{host, path, "", "GET", {}}));
+  };
+  EXPECT_EQ(match("re.test", "/n/42"), "re/0");
+  EXPECT_EQ(match("re.test", "/n/x"), "");
+  EXPECT_EQ(match("plain.test", "/x/1"), "plain/0");
+  EXPECT_EQ(match("plain.test", "/any/1"), "any/0"); // falls through to the any-host bucket
+  EXPECT_EQ(match("re.test", "/any/thing"), "any/0");
+  EXPECT_EQ(match("plain.test", "/y"), "");
+}
+
 } // namespace
 } // namespace fulcrum::router
