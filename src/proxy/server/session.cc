@@ -303,6 +303,7 @@ void Session::readHead() {
                             }
                             onHeadRead(ec, n);
                           }));
+  clientReadTrust_.begin(client_, in_.writable());
 }
 
 void Session::onHeadRead(const boost::system::error_code& ec, size_t n) {
@@ -327,10 +328,10 @@ void Session::onHeadRead(const boost::system::error_code& ec, size_t n) {
     // does not extend it).
     worker_.wheel().armAfter(timer_, limits_.headTimeout);
   }
-  parseHead();
+  parseHead(clientReadTrust_.drained(n));
 }
 
-void Session::parseHead() {
+void Session::parseHead(bool drained) {
   http::ParseError error = http::ParseError::None;
   const auto status = http::parseRequestHead(in_.view(), parseLimits_, req_, error);
   if (status == http::ParseStatus::NeedMore) {
@@ -346,13 +347,13 @@ void Session::parseHead() {
                  http::describe(error));
     return;
   }
-  route();
+  route(drained);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Phase: route -> pick
 
-void Session::route() {
+void Session::route(bool drained) {
   firstRequest_ = false;
   requestStart_ = preciseNow();
   timed_ = true;
@@ -405,6 +406,7 @@ void Session::route() {
     logRequest();
     worker_.wheel().armAfter(timer_, kErrorWriteTimeout);
     ++pending_;
+    clientReadTrust_.onWrite();
     boost::asio::async_write(client_, boost::asio::buffer(headOut_),
                              bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
                                if (handlerDone(e)) {
@@ -498,6 +500,17 @@ void Session::route() {
 
   if (!prepareRequestBody()) {
     return;
+  }
+  // The whole request is read and the client asked to keep the connection: its next request
+  // waits for readiness instead of a recv() that would find nothing. Not earlier (mid-request),
+  // because a FIN that came with the last bytes read raises no further edge: a lost EOF here only
+  // delays noticing a half-closed keep-alive client until the connection parks (kParkAfter).
+  const bool complete =
+      reqFraming_ == http::BodyFraming::None
+          ? in_.empty()
+          : reqFraming_ == http::BodyFraming::ContentLength && in_.size() == reqRemaining_;
+  if (drained && complete && clientKeepAlive_) {
+    net::markDrained(client_);
   }
   pickAndConnect();
 }
@@ -690,6 +703,7 @@ void Session::writeHead() {
                                                    in_.readable(uploadSlice_)};
   bodySent_ = bodySent_ || uploadSlice_ > 0;
   ++pending_;
+  upReadTrust_.onWrite();
   boost::asio::async_write(up_->socket, buffers,
                            bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
                              if (handlerDone(e)) {
@@ -757,12 +771,16 @@ void Session::uploadRead() {
                             }
                             onUploadRead(ec, n);
                           }));
+  clientReadTrust_.begin(client_, in_.writable());
 }
 
 void Session::onUploadRead(const boost::system::error_code& ec, size_t n) {
   if (ec) {
     abort(ResponseFlag::DownstreamReset); // the client went away before its body was complete
     return;
+  }
+  if (clientReadTrust_.drained(n)) {
+    net::markDrained(client_);
   }
   worker_.stats().addReceived(listenerSlot, n);
   in_.commit(n);
@@ -792,6 +810,7 @@ void Session::onUploadRead(const boost::system::error_code& ec, size_t n) {
 void Session::uploadWrite() {
   bodySent_ = true;
   ++pending_;
+  upReadTrust_.onWrite();
   boost::asio::async_write(up_->socket, in_.readable(uploadSlice_),
                            bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
                              if (handlerDone(e)) {
@@ -868,6 +887,7 @@ void Session::downloadRead() {
         }
         onDownloadRead(ec, n);
       }));
+  upReadTrust_.begin(up_->socket, out_.writable());
 }
 
 bool Session::retryOnFreshConnection() {
@@ -990,14 +1010,15 @@ void Session::onDownloadRead(const boost::system::error_code& ec, size_t n) {
   }
   out_.commit(n);
   lastActivity_ = worker_.wheel().now();
+  const bool drained = upReadTrust_.drained(n);
   if (!responseStarted_) {
-    parseResponseHead();
+    parseResponseHead(drained);
   } else {
-    downloadForward();
+    downloadForward(drained);
   }
 }
 
-void Session::parseResponseHead() {
+void Session::parseResponseHead(bool drained) {
   static const http::Limits kResponseLimits{kMaxResponseHeadBytes, kMaxResponseHeadBytes,
                                             kMaxResponseHeaders};
   for (;;) {
@@ -1033,6 +1054,7 @@ void Session::parseResponseHead() {
     http::writeDownstreamResponseHead(resp_, interim, headOut_);
     out_.consume(headBytes);
     ++pending_;
+    clientReadTrust_.onWrite();
     boost::asio::async_write(client_, boost::asio::buffer(headOut_),
                              bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
                                if (handlerDone(e)) {
@@ -1082,7 +1104,7 @@ void Session::parseResponseHead() {
     respRemaining_ = 0;
     break;
   }
-  downloadForward();
+  downloadForward(drained);
 }
 
 void Session::onInterimWritten(const boost::system::error_code& ec) {
@@ -1096,7 +1118,7 @@ void Session::onInterimWritten(const boost::system::error_code& ec) {
 }
 
 // Forwards what out_ holds of the response body (after the head on the first call).
-void Session::downloadForward() {
+void Session::downloadForward(bool drained) {
   bool ends = false;
   size_t slice = 0;
   switch (resp_.framing) {
@@ -1131,6 +1153,13 @@ void Session::downloadForward() {
   if (ends && out_.size() > (dechunk_ ? dechunkConsumed_ : slice)) {
     upstreamReusable_ = false; // bytes after the response: never reuse this connection
   }
+  if (ends && drained && upstreamReusable_) {
+    // The connection's next request (here or after the pool) waits for the response without a
+    // recv() first. Only at the end of a response: a FIN that came with the last bytes read
+    // raises no further edge, and mid-body that would stall the download; on a pooled connection
+    // the request written into it is answered by a reset instead (retried like a stale one).
+    net::markDrained(up_->socket);
+  }
   downloadSlice_ = slice;
   const bool withHead = !headOut_.empty();
   if (slice == 0 && !withHead) {
@@ -1148,6 +1177,7 @@ void Session::downloadForward() {
                                                    out_.readable(slice)};
   // `ends` is re-derived in onDownloadWritten from the framing state.
   ++pending_;
+  clientReadTrust_.onWrite();
   boost::asio::async_write(client_, buffers,
                            bound([this, e = epoch_](const boost::system::error_code& ec, size_t n) {
                              if (handlerDone(e)) {
@@ -1313,6 +1343,7 @@ void Session::respondError(uint16_t status, ResponseFlag flag, std::string_view 
   logRequest();
   worker_.wheel().armAfter(timer_, kErrorWriteTimeout);
   ++pending_;
+  clientReadTrust_.onWrite();
   boost::asio::async_write(client_, boost::asio::buffer(headOut_),
                            bound([this, e = epoch_](const boost::system::error_code& ec, size_t n) {
                              if (handlerDone(e)) {
