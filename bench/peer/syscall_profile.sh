@@ -4,6 +4,7 @@
 # loopback (ports from the OS), warms the upstream pool, then counts the proxy's syscalls with
 # perf tracepoints (root or perf_event_paranoid <= 1) during `wrk -t1 -c$CONNS -d${DURATION}s`.
 #   bench/peer/syscall_profile.sh [BIN_DIR] [WORKERS]      (defaults: build/bin, 1)
+#   WRK_HEADER="Connection: close" for a new connection per request.
 # Prints each syscall per request, recvfrom calls that returned EAGAIN, context switches, and
 # the proxy's CPU per request (that one depends on the machine's load).
 set -euo pipefail
@@ -51,13 +52,15 @@ perf stat -x, -e syscalls:sys_exit_recvfrom --filter 'ret == -11' -p "$proxy" -o
 perf2=$!
 sleep 0.3
 cpu0=$(awk '{print $14 + $15}' "/proc/$proxy/stat")
-wrk -t1 -c"$CONNS" -d"${DURATION}s" "http://$addr/" >"$tmp/wrk.txt" 2>&1
+wrk_args=()
+[ -z "${WRK_HEADER:-}" ] || wrk_args=(-H "$WRK_HEADER")
+wrk -t1 -c"$CONNS" -d"${DURATION}s" "${wrk_args[@]}" "http://$addr/" >"$tmp/wrk.txt" 2>&1
 cpu1=$(awk '{print $14 + $15}' "/proc/$proxy/stat")
 kill -INT "$perf1" "$perf2"
 wait "$perf1" "$perf2" || true
 requests=$(awk '/requests in/ {print $1}' "$tmp/wrk.txt")
 ticks=$(getconf CLK_TCK)
-echo "workers $workers, $CONNS keep-alive connections: $requests requests"
+echo "workers $workers, $CONNS connections ${WRK_HEADER:-keep-alive}: $requests requests"
 sed 's/syscalls:sys_exit_recvfrom/recvfrom_EAGAIN/' "$tmp/eagain.csv" | cat "$tmp/perf.csv" - |
   awk -F, -v r="$requests" '$1 ~ /^[0-9]+$/ {sub("syscalls:sys_enter_", "", $3);
     printf "  %-18s %10d  %6.3f per request\n", $3, $1, $1 / r}'
