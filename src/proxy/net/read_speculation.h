@@ -85,6 +85,16 @@ inline void markDrained(boost::asio::ip::tcp::socket& socket) {
   }
 }
 
+// A send on the socket just wrote less than it was given (the send buffer is full): the next
+// write waits for writability without a sendmsg() first, as Asio does itself after a partial
+// write (net/send_now.h).
+inline void markSendBlocked(boost::asio::ip::tcp::socket& socket) {
+  using namespace speculation_detail;
+  if (DescriptorState* state = SocketAccess::state(socket)) {
+    (state->*member(TrySpeculativeTag{}))[Reactor::write_op] = false;
+  }
+}
+
 // Whether a read's completion may be trusted to run directly from the reactor, per socket and
 // read: begin() right after starting the read, onWrite() right after starting a write on the
 // same socket while the read may be pending, trusted() in the read's completion handler.

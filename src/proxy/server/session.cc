@@ -702,9 +702,24 @@ void Session::writeHead() {
   std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(headOut_),
                                                    in_.readable(uploadSlice_)};
   bodySent_ = bodySent_ || uploadSlice_ > 0;
+  const size_t written = net::sendNow(up_->socket, buffers);
+  if (written == net::totalSize(buffers)) {
+    // Sent at once (net/send_now.h): the response read starts, then the write completes, in the
+    // order an async_write's completion would have kept.
+    out_.clear();
+    const uint32_t epoch = epoch_;
+    downloadRead();
+    if (epoch_ == epoch && phase_ == Phase::Exchanging) {
+      onHeadWritten({});
+    }
+    return;
+  }
+  if (written != 0) {
+    net::markSendBlocked(up_->socket);
+  }
   ++pending_;
   upReadTrust_.onWrite();
-  boost::asio::async_write(up_->socket, buffers,
+  boost::asio::async_write(up_->socket, net::remainderOf(buffers, written),
                            bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
                              if (handlerDone(e)) {
                                return;
@@ -1176,9 +1191,21 @@ void Session::downloadForward(bool drained) {
   std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(headOut_),
                                                    out_.readable(slice)};
   // `ends` is re-derived in onDownloadWritten from the framing state.
+  const size_t written = net::sendNow(client_, buffers);
+  if (written != 0) {
+    worker_.stats().addSent(listenerSlot, written);
+    log_.bytesOut += written;
+  }
+  if (written == net::totalSize(buffers)) {
+    onDownloadWritten({}); // sent at once (net/send_now.h)
+    return;
+  }
+  if (written != 0) {
+    net::markSendBlocked(client_);
+  }
   ++pending_;
   clientReadTrust_.onWrite();
-  boost::asio::async_write(client_, buffers,
+  boost::asio::async_write(client_, net::remainderOf(buffers, written),
                            bound([this, e = epoch_](const boost::system::error_code& ec, size_t n) {
                              if (handlerDone(e)) {
                                return;

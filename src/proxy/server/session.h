@@ -33,6 +33,7 @@
 #include "proxy/net/buffer.h"
 #include "proxy/net/handler_memory.h"
 #include "proxy/net/read_speculation.h"
+#include "proxy/net/send_now.h"
 #include "proxy/net/timer_wheel.h"
 #include "proxy/net/upstream_pool.h"
 #include "proxy/router/route_table.h"
