@@ -4,7 +4,8 @@
 # loopback (ports from the OS), warms the upstream pool, then counts the proxy's syscalls with
 # perf tracepoints (root or perf_event_paranoid <= 1) during `wrk -t1 -c$CONNS -d${DURATION}s`.
 #   bench/peer/syscall_profile.sh [BIN_DIR] [WORKERS]      (defaults: build/bin, 1)
-#   WRK_HEADER="Connection: close" for a new connection per request.
+#   WRK_HEADER="Connection: close" for a new connection per request; URL_PATH="/?bytes=1048576"
+#   for 1 MiB responses from fulcrum-echo.
 # Prints each syscall per request, recvfrom calls that returned EAGAIN, context switches, and
 # the proxy's CPU per request (that one depends on the machine's load).
 set -euo pipefail
@@ -54,7 +55,7 @@ sleep 0.3
 cpu0=$(awk '{print $14 + $15}' "/proc/$proxy/stat")
 wrk_args=()
 [ -z "${WRK_HEADER:-}" ] || wrk_args=(-H "$WRK_HEADER")
-wrk -t1 -c"$CONNS" -d"${DURATION}s" "${wrk_args[@]}" "http://$addr/" >"$tmp/wrk.txt" 2>&1
+wrk -t1 -c"$CONNS" -d"${DURATION}s" "${wrk_args[@]}" "http://$addr${URL_PATH:-/}" >"$tmp/wrk.txt" 2>&1
 cpu1=$(awk '{print $14 + $15}' "/proc/$proxy/stat")
 kill -INT "$perf1" "$perf2"
 wait "$perf1" "$perf2" || true
