@@ -305,6 +305,7 @@ void Session::readHead() {
                             }
                             onHeadRead(ec, n);
                           }));
+  clientReadTrust_.begin(client_, in_.writable());
 }
 
 void Session::onHeadRead(const boost::system::error_code& ec, size_t n) {
@@ -329,10 +330,10 @@ void Session::onHeadRead(const boost::system::error_code& ec, size_t n) {
     // does not extend it).
     worker_.wheel().armAfter(timer_, limits_.headTimeout);
   }
-  parseHead();
+  parseHead(clientReadTrust_.drained(n));
 }
 
-void Session::parseHead() {
+void Session::parseHead(bool drained) {
   http::ParseError error = http::ParseError::None;
   const auto status = http::parseRequestHead(in_.view(), parseLimits_, req_, error);
   if (status == http::ParseStatus::NeedMore) {
@@ -348,13 +349,13 @@ void Session::parseHead() {
                  http::describe(error));
     return;
   }
-  route();
+  route(drained);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Phase: route -> pick
 
-void Session::route() {
+void Session::route(bool drained) {
   firstRequest_ = false;
   requestStart_ = preciseNow();
   timed_ = true;
@@ -408,6 +409,7 @@ void Session::route() {
     logRequest();
     worker_.wheel().armAfter(timer_, kErrorWriteTimeout);
     ++pending_;
+    clientReadTrust_.onWrite();
     boost::asio::async_write(client_, boost::asio::buffer(headOut_),
                              bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
                                if (handlerDone(e)) {
@@ -503,6 +505,17 @@ void Session::route() {
 
   if (!prepareRequestBody()) {
     return;
+  }
+  // The whole request is read and the client asked to keep the connection: its next request
+  // waits for readiness instead of a recv() that would find nothing. Not earlier (mid-request),
+  // because a FIN that came with the last bytes read raises no further edge: a lost EOF here only
+  // delays noticing a half-closed keep-alive client until the connection parks (kParkAfter).
+  const bool complete =
+      reqFraming_ == http::BodyFraming::None
+          ? in_.empty()
+          : reqFraming_ == http::BodyFraming::ContentLength && in_.size() == reqRemaining_;
+  if (drained && complete && clientKeepAlive_) {
+    net::markDrained(client_);
   }
   pickAndConnect();
 }
@@ -694,8 +707,24 @@ void Session::writeHead() {
   std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(headOut_),
                                                    in_.readable(uploadSlice_)};
   bodySent_ = bodySent_ || uploadSlice_ > 0;
+  const size_t written = net::sendNow(up_->socket, buffers);
+  if (written == net::totalSize(buffers)) {
+    // Sent at once (net/send_now.h): the response read starts, then the write completes, in the
+    // order an async_write's completion would have kept.
+    out_.clear();
+    const uint32_t epoch = epoch_;
+    downloadRead();
+    if (epoch_ == epoch && phase_ == Phase::Exchanging) {
+      onHeadWritten({});
+    }
+    return;
+  }
+  if (written != 0) {
+    net::markSendBlocked(up_->socket);
+  }
   ++pending_;
-  boost::asio::async_write(up_->socket, buffers,
+  upReadTrust_.onWrite();
+  boost::asio::async_write(up_->socket, net::remainderOf(buffers, written),
                            bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
                              if (handlerDone(e)) {
                                return;
@@ -762,12 +791,16 @@ void Session::uploadRead() {
                             }
                             onUploadRead(ec, n);
                           }));
+  clientReadTrust_.begin(client_, in_.writable());
 }
 
 void Session::onUploadRead(const boost::system::error_code& ec, size_t n) {
   if (ec) {
     abort(ResponseFlag::DownstreamReset); // the client went away before its body was complete
     return;
+  }
+  if (clientReadTrust_.drained(n)) {
+    net::markDrained(client_);
   }
   worker_.stats().addReceived(listenerSlot, n);
   in_.commit(n);
@@ -797,6 +830,7 @@ void Session::onUploadRead(const boost::system::error_code& ec, size_t n) {
 void Session::uploadWrite() {
   bodySent_ = true;
   ++pending_;
+  upReadTrust_.onWrite();
   boost::asio::async_write(up_->socket, in_.readable(uploadSlice_),
                            bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
                              if (handlerDone(e)) {
@@ -873,6 +907,7 @@ void Session::downloadRead() {
         }
         onDownloadRead(ec, n);
       }));
+  upReadTrust_.begin(up_->socket, out_.writable());
 }
 
 bool Session::retryOnFreshConnection() {
@@ -994,14 +1029,15 @@ void Session::onDownloadRead(const boost::system::error_code& ec, size_t n) {
   }
   out_.commit(n);
   lastActivity_ = worker_.wheel().now();
+  const bool drained = upReadTrust_.drained(n);
   if (!responseStarted_) {
-    parseResponseHead();
+    parseResponseHead(drained);
   } else {
-    downloadForward();
+    downloadForward(drained);
   }
 }
 
-void Session::parseResponseHead() {
+void Session::parseResponseHead(bool drained) {
   static const http::Limits kResponseLimits{kMaxResponseHeadBytes, kMaxResponseHeadBytes,
                                             kMaxResponseHeaders};
   for (;;) {
@@ -1037,6 +1073,7 @@ void Session::parseResponseHead() {
     http::writeDownstreamResponseHead(resp_, interim, headOut_);
     out_.consume(headBytes);
     ++pending_;
+    clientReadTrust_.onWrite();
     boost::asio::async_write(client_, boost::asio::buffer(headOut_),
                              bound([this, e = epoch_](const boost::system::error_code& ec, size_t) {
                                if (handlerDone(e)) {
@@ -1086,7 +1123,7 @@ void Session::parseResponseHead() {
     respRemaining_ = 0;
     break;
   }
-  downloadForward();
+  downloadForward(drained);
 }
 
 void Session::onInterimWritten(const boost::system::error_code& ec) {
@@ -1100,7 +1137,7 @@ void Session::onInterimWritten(const boost::system::error_code& ec) {
 }
 
 // Forwards what out_ holds of the response body (after the head on the first call).
-void Session::downloadForward() {
+void Session::downloadForward(bool drained) {
   bool ends = false;
   size_t slice = 0;
   switch (resp_.framing) {
@@ -1135,6 +1172,13 @@ void Session::downloadForward() {
   if (ends && out_.size() > (dechunk_ ? dechunkConsumed_ : slice)) {
     upstreamReusable_ = false; // bytes after the response: never reuse this connection
   }
+  if (ends && drained && upstreamReusable_) {
+    // The connection's next request (here or after the pool) waits for the response without a
+    // recv() first. Only at the end of a response: a FIN that came with the last bytes read
+    // raises no further edge, and mid-body that would stall the download; on a pooled connection
+    // the request written into it is answered by a reset instead (retried like a stale one).
+    net::markDrained(up_->socket);
+  }
   downloadSlice_ = slice;
   const bool withHead = !headOut_.empty();
   if (slice == 0 && !withHead) {
@@ -1151,8 +1195,21 @@ void Session::downloadForward() {
   std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(headOut_),
                                                    out_.readable(slice)};
   // `ends` is re-derived in onDownloadWritten from the framing state.
+  const size_t written = net::sendNow(client_, buffers);
+  if (written != 0) {
+    worker_.stats().addSent(listenerSlot, written);
+    log_.bytesOut += written;
+  }
+  if (written == net::totalSize(buffers)) {
+    onDownloadWritten({}); // sent at once (net/send_now.h)
+    return;
+  }
+  if (written != 0) {
+    net::markSendBlocked(client_);
+  }
   ++pending_;
-  boost::asio::async_write(client_, buffers,
+  clientReadTrust_.onWrite();
+  boost::asio::async_write(client_, net::remainderOf(buffers, written),
                            bound([this, e = epoch_](const boost::system::error_code& ec, size_t n) {
                              if (handlerDone(e)) {
                                return;
@@ -1317,6 +1374,7 @@ void Session::respondError(uint16_t status, ResponseFlag flag, std::string_view 
   logRequest();
   worker_.wheel().armAfter(timer_, kErrorWriteTimeout);
   ++pending_;
+  clientReadTrust_.onWrite();
   boost::asio::async_write(client_, boost::asio::buffer(headOut_),
                            bound([this, e = epoch_](const boost::system::error_code& ec, size_t n) {
                              if (handlerDone(e)) {

@@ -32,6 +32,8 @@
 #include "proxy/http/parser.h"
 #include "proxy/net/buffer.h"
 #include "proxy/net/handler_memory.h"
+#include "proxy/net/read_speculation.h"
+#include "proxy/net/send_now.h"
 #include "proxy/net/timer_wheel.h"
 #include "proxy/net/upstream_pool.h"
 #include "proxy/router/route_table.h"
@@ -86,8 +88,9 @@ private:
   // Phases of the request path.
   void readHead();
   void onHeadRead(const boost::system::error_code& ec, size_t n);
-  void parseHead();
-  void route();
+  // `drained`: the client read that completed the head drained the socket (net::ReadTrust).
+  void parseHead(bool drained = false);
+  void route(bool drained);
   bool prepareRequestBody();
   void pickAndConnect();
   void connect(net::EndpointPool& endpoint);
@@ -100,8 +103,9 @@ private:
   void onUploadWritten(const boost::system::error_code& ec);
   void downloadRead();
   void onDownloadRead(const boost::system::error_code& ec, size_t n);
-  void parseResponseHead();
-  void downloadForward();
+  // `drained`: the upstream read that brought these bytes drained the socket (net::ReadTrust).
+  void parseResponseHead(bool drained = false);
+  void downloadForward(bool drained = false);
   void onDownloadWritten(const boost::system::error_code& ec);
   bool dechunkInPlace(size_t& payloadBytes, bool& ends);
   void onInterimWritten(const boost::system::error_code& ec);
@@ -168,6 +172,10 @@ private:
   Phase phase_ = Phase::Idle;
   uint32_t epoch_ = 0;
   uint32_t pending_ = 0; // asynchronous operations outstanding
+  // Whether the pending client / upstream read may mark its socket drained
+  // (net/read_speculation.h).
+  net::ReadTrust clientReadTrust_;
+  net::ReadTrust upReadTrust_;
 
   // Connection-scoped.
   const config::Listener* listener_ = nullptr; // owned by snap_

@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 
 #include "proxy/net/accepted_socket.h"
+#include "proxy/net/read_speculation.h"
 #include "proxy/server/session.h"
 
 namespace fulcrum::server {
@@ -207,6 +208,10 @@ void Worker::onAccepted(Listener& listener, int fd, const tcp::endpoint& peer) {
     return;
   }
   net::AcceptedSocket::adopt(socket);
+  // assign() registered the socket (EPOLL_CTL_ADD), which queues a readiness edge if the request
+  // is already there, and no epoll_wait ran since: the first read waits for that edge instead of
+  // a recv() that usually finds nothing (net/read_speculation.h).
+  net::markDrained(socket);
   ++stats_.downstreamConnectionsTotal;
   ++stats_.downstreamConnectionsActive;
   ++stats_.listeners[info->statsSlot].connectionsTotal;

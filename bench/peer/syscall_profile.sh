@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Syscalls per request of fulcrum-proxy under a bounded keep-alive load (load-independent counts;
+# docs/performance.md "Where the time goes"). Starts one fulcrum-echo backend and the proxy on
+# loopback (ports from the OS), warms the upstream pool, then counts the proxy's syscalls with
+# perf tracepoints (root or perf_event_paranoid <= 1) during `wrk -t1 -c$CONNS -d${DURATION}s`.
+#   bench/peer/syscall_profile.sh [BIN_DIR] [WORKERS]      (defaults: build/bin, 1)
+#   WRK_HEADER="Connection: close" for a new connection per request; URL_PATH="/?bytes=1048576"
+#   for 1 MiB responses from fulcrum-echo.
+# Prints each syscall per request, recvfrom calls that returned EAGAIN, context switches, and
+# the proxy's CPU per request (that one depends on the machine's load).
+set -euo pipefail
+here="$(cd "$(dirname "$0")/../.." && pwd)"
+bin=${1:-$here/build/bin}
+workers=${2:-1}
+: "${CONNS:=64}" "${DURATION:=3}"
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+wait_line() { for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.1; done; return 1; }
+
+"$bin/fulcrum-echo" --listen 127.0.0.1:0 --name e --threads 1 >"$tmp/echo.log" 2>&1 &
+pids+=($!)
+wait_line "$tmp/echo.log" "^listening on"
+backend=$(sed -n 's/^listening on //p' "$tmp/echo.log")
+cat >"$tmp/proxy.yaml" <<YAML
+apiVersion: fulcrum/v1
+listeners:
+  - {name: bench, address: "127.0.0.1:0"}
+routes:
+  - name: all
+    rules:
+      - backends: [{pool: backends}]
+pools:
+  - name: backends
+    endpoints:
+      - {address: "$backend"}
+YAML
+"$bin/fulcrum-proxy" --config "$tmp/proxy.yaml" --workers "$workers" --admin 127.0.0.1:0 \
+  --id bench >"$tmp/proxy.log" 2>&1 &
+proxy=$!
+pids+=($proxy)
+wait_line "$tmp/proxy.log" "^listening bench on"
+addr=$(sed -n 's/^listening bench on //p' "$tmp/proxy.log")
+wrk -t1 -c"$CONNS" -d1s "http://$addr/" >/dev/null 2>&1 # warm-up: fills the upstream pool
+
+events=syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto
+events+=,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_accept4
+events+=,syscalls:sys_enter_close,context-switches
+perf stat -x, -e "$events" -p "$proxy" -o "$tmp/perf.csv" &
+perf1=$!
+perf stat -x, -e syscalls:sys_exit_recvfrom --filter 'ret == -11' -p "$proxy" -o "$tmp/eagain.csv" &
+perf2=$!
+sleep 0.3
+cpu0=$(awk '{print $14 + $15}' "/proc/$proxy/stat")
+wrk_args=()
+[ -z "${WRK_HEADER:-}" ] || wrk_args=(-H "$WRK_HEADER")
+wrk -t1 -c"$CONNS" -d"${DURATION}s" "${wrk_args[@]}" "http://$addr${URL_PATH:-/}" >"$tmp/wrk.txt" 2>&1
+cpu1=$(awk '{print $14 + $15}' "/proc/$proxy/stat")
+kill -INT "$perf1" "$perf2"
+wait "$perf1" "$perf2" || true
+requests=$(awk '/requests in/ {print $1}' "$tmp/wrk.txt")
+ticks=$(getconf CLK_TCK)
+echo "workers $workers, $CONNS connections ${WRK_HEADER:-keep-alive}: $requests requests"
+sed 's/syscalls:sys_exit_recvfrom/recvfrom_EAGAIN/' "$tmp/eagain.csv" | cat "$tmp/perf.csv" - |
+  awk -F, -v r="$requests" '$1 ~ /^[0-9]+$/ {sub("syscalls:sys_enter_", "", $3);
+    printf "  %-18s %10d  %6.3f per request\n", $3, $1, $1 / r}'
+awk -v c=$((cpu1 - cpu0)) -v t="$ticks" -v r="$requests" \
+  'BEGIN {printf "  proxy CPU %.1f us per request (load-dependent)\n", c / t * 1e6 / r}'
