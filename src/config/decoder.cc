@@ -178,7 +178,14 @@ std::string join(std::string_view base, std::string_view key) {
 }
 
 std::string indexed(std::string_view base, size_t i) {
-  return fmt::format("{}[{}]", base, i);
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, i);
+  const size_t n = static_cast<size_t>(end - digits);
+  std::string out;
+  out.reserve(base.size() + n + 2);
+  out.append(base).push_back('[');
+  out.append(digits, n).push_back(']');
+  return out;
 }
 
 bool isPrime(uint64_t n) {
@@ -201,6 +208,17 @@ uint64_t nextPrime(uint64_t n) {
 }
 
 class DocumentDecoder;
+
+// The most fields any map of the schema has: Fields keeps them in fixed arrays.
+constexpr size_t kMaxKnownFields =
+    std::max({kDocumentFields.size(),    kListenerFields.size(),   kLimitsFields.size(),
+              kRouteFields.size(),       kRuleFields.size(),       kMatchFields.size(),
+              kPathFields.size(),        kValueMatchFields.size(), kBackendFields.size(),
+              kTimeoutsFields.size(),    kRetryFields.size(),      kBackoffFields.size(),
+              kRateLimitFields.size(),   kFilterFields.size(),     kHeaderModifierFields.size(),
+              kHeaderValueFields.size(), kRedirectFields.size(),   kRewriteFields.size(),
+              kPoolFields.size(),        kHashOnFields.size(),     kEndpointFields.size(),
+              kHealthCheckFields.size(), kOutlierFields.size(),    kCircuitBreakerFields.size()});
 
 // The known fields of one map. Construction reports keys that are not strings, unknown fields
 // (with a suggestion) and duplicate keys; afterwards each known field is looked up by name.
@@ -237,7 +255,7 @@ private:
   NodeRef map_;
   std::string path_;
   std::span<const std::string_view> known_;
-  std::vector<NodeRef> values_; // parallel to known_
+  std::array<NodeRef, kMaxKnownFields> values_; // [i] for known_[i]; no allocation per map
 };
 
 // Decodes the documents of one file.
@@ -329,8 +347,8 @@ private:
 
 Fields::Fields(DocumentDecoder& decoder, NodeRef map, std::string path,
                std::span<const std::string_view> known)
-    : decoder_(decoder), map_(map), path_(std::move(path)), known_(known), values_(known.size()) {
-  std::vector<NodeRef> keys(known.size());
+    : decoder_(decoder), map_(map), path_(std::move(path)), known_(known) {
+  std::array<NodeRef, kMaxKnownFields> keys;
   for (size_t i = 0; i < map.size(); ++i) {
     NodeRef key = map.key(i);
     if (!key.isScalar()) {
