@@ -1,5 +1,6 @@
 #include "config/document.h"
 
+#include <cstring>
 #include <istream>
 #include <streambuf>
 
@@ -56,6 +57,43 @@ NodeRef NodeRef::key(size_t i) const {
 
 NodeRef NodeRef::value(size_t i) const {
   return NodeRef(tree_, tree_->children_[tree_->nodes_[index_].first + 2 * i + 1]);
+}
+
+void NodeRef::fingerprint(std::string& out) const {
+  // Explicit stack: aliases can make a subtree deeper than kMaxNestingDepth.
+  const Tree& tree = *tree_;
+  auto emit = [&](uint32_t index) {
+    const auto& n = tree.nodes_[index];
+    char head[14];
+    head[0] = static_cast<char>(n.kind);
+    head[1] = n.quoted ? 1 : 0;
+    std::memcpy(head + 2, &n.line, 4);
+    std::memcpy(head + 6, &n.column, 4);
+    std::memcpy(head + 10, &n.count, 4);
+    out.append(head, sizeof head);
+    if (n.kind == NodeKind::Scalar) {
+      out.append(tree.scalars_, n.first, n.count);
+    }
+    return n.kind == NodeKind::Sequence || n.kind == NodeKind::Map;
+  };
+  if (!emit(index_)) {
+    return;
+  }
+  std::vector<std::pair<uint32_t, uint32_t>> stack; // (collection, next child)
+  stack.reserve(16);
+  stack.emplace_back(index_, 0);
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    const auto& n = tree.nodes_[node];
+    if (next == n.count) {
+      stack.pop_back();
+      continue;
+    }
+    const uint32_t child = tree.children_[n.first + next++];
+    if (emit(child)) {
+      stack.emplace_back(child, 0);
+    }
+  }
 }
 
 std::string NodeRef::describe() const {
