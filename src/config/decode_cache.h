@@ -62,6 +62,7 @@ public:
   void beginLoad() {
     previous_ = std::move(entries_);
     entries_.clear();
+    entries_.reserve(previous_.size());
     reused_ = 0;
     decoded_ = 0;
   }
