@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config/cross_checks.h"
 #include "config/reporter.h"
 #include "config/schema.h"
 
@@ -37,7 +38,7 @@ public:
     bool endsGroup = false; // Match: the last host of one match (a refused match skips the rest)
     std::string name;       // route / pool name; Match: the host ("" = any)
     std::string key;        // Match: the canonical match
-    Place place;
+    PlacePtr place;
   };
   struct Entry {
     Route route;

@@ -299,7 +299,7 @@ public:
 private:
   struct MatchInfo {
     std::string key;
-    Place place;
+    PlacePtr place;
   };
 
   void decodeListener(NodeRef node, const std::string& path);
@@ -308,9 +308,9 @@ private:
   // decodeRoute, or the cache's copy of an identical route (decode_cache.h).
   void decodeRouteCached(NodeRef node, const std::string& path);
   // Cross-object registrations, recorded for the cache while a route is decoded.
-  void defineRoute(const std::string& name, const Place& at);
-  bool defineMatch(const std::string& host, const std::string& key, const Place& at, bool last);
-  void referencePool(const std::string& name, const Place& at);
+  void defineRoute(const std::string& name, Place at);
+  bool defineMatch(const std::string& host, const std::string& key, const PlacePtr& at, bool last);
+  void referencePool(const std::string& name, Place at);
   // `hosts` is null when the route's hostnames have errors: its matches are then not compared.
   void decodeRule(NodeRef node, const std::string& path, const std::vector<std::string>* hosts,
                   Route& route);
@@ -916,26 +916,28 @@ void DocumentDecoder::decodeRoute(NodeRef node, const std::string& path) {
   config_.routes.push_back(std::move(route));
 }
 
-void DocumentDecoder::defineRoute(const std::string& name, const Place& at) {
-  checks_.defineRoute(name, at);
+void DocumentDecoder::defineRoute(const std::string& name, Place at) {
+  auto place = std::make_shared<const Place>(std::move(at));
   if (recording_ != nullptr) {
-    recording_->push_back({DecodeCache::Registration::Kind::Route, false, name, {}, at});
+    recording_->push_back({DecodeCache::Registration::Kind::Route, false, name, {}, place});
   }
+  checks_.defineRoute(name, std::move(place));
 }
 
-bool DocumentDecoder::defineMatch(const std::string& host, const std::string& key, const Place& at,
-                                  bool last) {
+bool DocumentDecoder::defineMatch(const std::string& host, const std::string& key,
+                                  const PlacePtr& at, bool last) {
   if (recording_ != nullptr) {
     recording_->push_back({DecodeCache::Registration::Kind::Match, last, host, key, at});
   }
   return checks_.defineMatch(host, key, at);
 }
 
-void DocumentDecoder::referencePool(const std::string& name, const Place& at) {
-  checks_.referencePool(name, at);
+void DocumentDecoder::referencePool(const std::string& name, Place at) {
+  auto place = std::make_shared<const Place>(std::move(at));
   if (recording_ != nullptr) {
-    recording_->push_back({DecodeCache::Registration::Kind::PoolReference, false, name, {}, at});
+    recording_->push_back({DecodeCache::Registration::Kind::PoolReference, false, name, {}, place});
   }
+  checks_.referencePool(name, std::move(place));
 }
 
 void DocumentDecoder::decodeRouteCached(NodeRef node, const std::string& path) {
@@ -1013,7 +1015,8 @@ void DocumentDecoder::decodeRule(NodeRef node, const std::string& path,
         matchesClean = false;
         return;
       }
-      matchInfos.push_back(MatchInfo{matchKey(*match), place(item, itemPath)});
+      matchInfos.push_back(
+          MatchInfo{matchKey(*match), std::make_shared<const Place>(place(item, itemPath))});
       rule.matches.push_back(std::move(*match));
     });
   }
@@ -1089,7 +1092,8 @@ void DocumentDecoder::decodeRule(NodeRef node, const std::string& path,
   // without matches matches everything (PathPrefix "/").
   if (matchesClean && hosts != nullptr) {
     if (matchInfos.empty()) {
-      matchInfos.push_back(MatchInfo{matchKey(RouteMatch{}), place(node, path)});
+      matchInfos.push_back(
+          MatchInfo{matchKey(RouteMatch{}), std::make_shared<const Place>(place(node, path))});
     }
     static const std::vector<std::string> kAnyHost{""};
     const auto& keyHosts = hosts->empty() ? kAnyHost : *hosts;
