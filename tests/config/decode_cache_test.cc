@@ -184,5 +184,26 @@ TEST(DecodeCacheTest, RoutesWithErrorsAreNotKept) {
   EXPECT_EQ(formatErrors(second.errors), formatErrors(loadFile(path).errors));
 }
 
+// Every test document (good and bad, all schema features, anchors, several documents): a load
+// through a cache that has seen it, and one right after a different revision, give what a fresh
+// load gives.
+TEST(DecodeCacheTest, EveryTestDocumentReloadsAsFromScratch) {
+  size_t reused = 0;
+  for (const char* kind : {"good", "bad"}) {
+    const auto dir = testing::testData() / kind;
+    for (const auto& name : testing::configFiles(dir)) {
+      const std::string path = (dir / name).string();
+      DecodeCache cache;
+      LoadResult first = loadFile(path, cache);
+      LoadResult fresh = loadFile(path);
+      expectSame(fresh, first, name + " (empty cache)");
+      LoadResult again = loadFile(path, cache);
+      expectSame(fresh, again, name + " (reused)");
+      reused += cache.reused();
+    }
+  }
+  EXPECT_GT(reused, 5u); // the routes of the good documents, at least
+}
+
 } // namespace
 } // namespace fulcrum::config
