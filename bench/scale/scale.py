@@ -12,7 +12,11 @@ fixed time per scenario, reporting requests/s, p50/p99 latency, proxy CPU per re
 
 Pinning (when the machine has 2+ CPUs): the proxy on CPU 0, NGINX and wrk on CPU 1.
 Only loopback is used; every process is started here, stopped by PID, and every run is bounded
-by wrk's duration. Results go to stdout as `RESULT <scenario> <metric> <value>` lines.
+by wrk's duration. Results go to stdout as `RESULT <scenario> <metric> <value>` lines; a churn
+run also reports changes_written (and per second), reloads_applied (worker config_applied delta)
+and main_cpu_ms_per_revision (the proxy main thread's utime+stime over the run divided by the
+applied revisions: what one revision costs the CPU the worker shares). The churn writer cycles
+through configs serialised before the run and runs on the load CPU.
 
 Example (docs/performance.md):
   bench/scale/scale.py --proxy build/bin/fulcrum-proxy --routes 10,10000,100000 \\
@@ -35,6 +39,7 @@ import time
 import urllib.request
 
 ROTATE = 4096  # distinct routes wrk cycles through
+CHURN_VARIANTS = 8  # pre-serialised configs the churn writer cycles through
 
 
 def free_ports(count):
@@ -50,8 +55,10 @@ def free_ports(count):
             s.close()
 
 
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
+def cpu_ticks(pid, tid=None):
+    """utime + stime of the process, or of one of its threads (the main thread: tid == pid)."""
+    path = f"/proc/{pid}/task/{tid}/stat" if tid else f"/proc/{pid}/stat"
+    with open(path) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
 
@@ -119,7 +126,8 @@ class Run:
         return p
 
     # -- proxy
-    def write_config(self, path, routes, ports, variant=0):
+    @staticmethod
+    def config_text(routes, ports, variant=0):
         rs = [{"name": f"r{i}", "hostnames": [f"h{i}.bench"],
                "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": f"/svc/{i}"}}],
                           "backends": [{"pool": "p"}]}]} for i in range(routes)]
@@ -133,10 +141,18 @@ class Run:
                "routes": rs,
                "pools": [{"name": "p", "algorithm": "round_robin",
                           "endpoints": [{"address": f"127.0.0.1:{p}"} for p in ports]}]}
+        return json.dumps(cfg).encode()
+
+    @staticmethod
+    def write_bytes(path, data):
+        # atomic replace: the proxy never reads a half-written file
         tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(cfg, f)
+        with open(tmp, "wb") as f:
+            f.write(data)
         os.rename(tmp, path)
+
+    def write_config(self, path, routes, ports, variant=0):
+        self.write_bytes(path, self.config_text(routes, ports, variant))
 
     def start_proxy(self, config):
         p = self.start([*taskset(self.proxy_cpu), self.args.proxy, "--config", config,
@@ -210,35 +226,53 @@ def scenario(run, name, routes, endpoints, churn_rate=0):
         run.wrk(url, routes, 2)  # warm up: connections, caches, upstream pool
         stop = threading.Event()
         changes = [0]
+        # Serialised before the run (python's json.dump of a 10k-route config takes longer than
+        # the period); consecutive variants differ, so every write is a change to apply.
+        variants = ([run.config_text(routes, ports, v) for v in range(1, CHURN_VARIANTS + 1)]
+                    if churn_rate else [])
 
         def churn():
-            variant = 0
+            # On the load CPU, next to wrk and NGINX: the writer must not take the proxy's CPU.
+            if run.load_cpu is not None and hasattr(os, "sched_setaffinity"):
+                os.sched_setaffinity(threading.get_native_id(), {run.load_cpu})
             period = 1.0 / churn_rate
             next_at = time.monotonic()
             while not stop.is_set():
-                variant += 1
-                run.write_config(config, routes, ports, variant)
+                run.write_bytes(config, variants[changes[0] % len(variants)])
                 changes[0] += 1
                 next_at += period
                 stop.wait(max(0.0, next_at - time.monotonic()))
 
         before_applied = applied(admin)
         thread = threading.Thread(target=churn) if churn_rate else None
+        t0 = cpu_ticks(proxy.pid)
+        m0 = cpu_ticks(proxy.pid, proxy.pid)
+        started = time.monotonic()
         if thread:
             thread.start()
-        t0 = cpu_ticks(proxy.pid)
         out = run.wrk(url, routes, run.args.duration)
-        t1 = cpu_ticks(proxy.pid)
         if thread:
             stop.set()
             thread.join()
+        elapsed = time.monotonic() - started
+        t1 = cpu_ticks(proxy.pid)
+        m1 = cpu_ticks(proxy.pid, proxy.pid)
         r = parse_wrk(out)
         hz = os.sysconf("SC_CLK_TCK")
         r["cpu_us_per_req"] = (t1 - t0) / hz / max(1, r["requests"]) * 1e6
         r["reloads_applied"] = applied(admin) - before_applied
         r["changes_written"] = changes[0]
-        for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req", "errors", "reloads_applied",
-                    "changes_written"):
+        r["changes_per_s"] = changes[0] / elapsed
+        # The main thread loads, validates and compiles every revision (the worker only adopts
+        # the result): its CPU over the applied revisions is the cost of one revision.
+        r["main_cpu_ms"] = (m1 - m0) / hz * 1e3
+        r["main_cpu_ms_per_revision"] = (r["main_cpu_ms"] / r["reloads_applied"]
+                                         if r["reloads_applied"] else float("nan"))
+        keys = ["rps", "p50_ms", "p99_ms", "cpu_us_per_req", "errors"]
+        if churn_rate:
+            keys += ["changes_written", "changes_per_s", "reloads_applied", "main_cpu_ms",
+                     "main_cpu_ms_per_revision"]
+        for key in keys:
             print(f"RESULT {name} {key} {r[key]:.3f}" if isinstance(r[key], float)
                   else f"RESULT {name} {key} {r[key]}", flush=True)
         return r

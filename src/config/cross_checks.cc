@@ -21,17 +21,17 @@ std::string canonicalAddress(const SocketAddress& address) {
   return fmt::format("[{}]:{}", text, address.port);
 }
 
-void CrossChecks::defineUnique(std::unordered_map<std::string, Place>& names, std::string_view kind,
-                               const std::string& name, const Place& at) {
+void CrossChecks::defineUnique(std::unordered_map<std::string, PlacePtr>& names,
+                               std::string_view kind, const std::string& name, PlacePtr at) {
   auto [it, inserted] = names.try_emplace(name, at);
   if (!inserted) {
-    reporter_.error(at, fmt::format("duplicate {} name {}; first defined at {}", kind, quote(name),
-                                    it->second.describe()));
+    reporter_.error(*at, fmt::format("duplicate {} name {}; first defined at {}", kind, quote(name),
+                                     it->second->describe()));
   }
 }
 
 void CrossChecks::defineListener(const std::string& name, const Place& at) {
-  defineUnique(listeners_, "listener", name, at);
+  defineUnique(listeners_, "listener", name, std::make_shared<const Place>(at));
 }
 
 void CrossChecks::listenerAddress(const SocketAddress& address, const Place& at) {
@@ -40,26 +40,28 @@ void CrossChecks::listenerAddress(const SocketAddress& address, const Place& at)
     return;
   }
   std::string key = canonicalAddress(address);
-  auto [it, inserted] = addresses_.try_emplace(key, at);
-  if (!inserted) {
-    reporter_.error(at, fmt::format("duplicate listener address {}; also used at {}", key,
-                                    it->second.describe()));
+  auto [it, inserted] = addresses_.try_emplace(key, nullptr);
+  if (inserted) {
+    it->second = std::make_shared<const Place>(at);
+    return;
   }
+  reporter_.error(at, fmt::format("duplicate listener address {}; also used at {}", key,
+                                  it->second->describe()));
 }
 
-void CrossChecks::defineRoute(const std::string& name, const Place& at) {
-  defineUnique(routes_, "route", name, at);
+void CrossChecks::defineRoute(const std::string& name, PlacePtr at) {
+  defineUnique(routes_, "route", name, std::move(at));
 }
 
 void CrossChecks::definePool(const std::string& name, const Place& at) {
-  defineUnique(pools_, "pool", name, at);
+  defineUnique(pools_, "pool", name, std::make_shared<const Place>(at));
 }
 
-void CrossChecks::referencePool(const std::string& name, const Place& at) {
-  poolReferences_.emplace_back(name, at);
+void CrossChecks::referencePool(const std::string& name, PlacePtr at) {
+  poolReferences_.emplace_back(name, std::move(at));
 }
 
-bool CrossChecks::defineMatch(std::string_view host, std::string_view key, const Place& at) {
+bool CrossChecks::defineMatch(std::string_view host, std::string_view key, const PlacePtr& at) {
   std::string full;
   full.reserve(host.size() + key.size() + 1);
   full.append(host).push_back('\n');
@@ -70,16 +72,16 @@ bool CrossChecks::defineMatch(std::string_view host, std::string_view key, const
   }
   std::string where =
       host.empty() ? std::string("on any host") : fmt::format("on host {}", quote(host));
-  reporter_.error(at, fmt::format("identical match {} already defined at {}; requests would "
-                                  "never reach this one",
-                                  where, it->second.describe()));
+  reporter_.error(*at, fmt::format("identical match {} already defined at {}; requests would "
+                                   "never reach this one",
+                                   where, it->second->describe()));
   return false;
 }
 
 void CrossChecks::finish() {
   for (const auto& [name, at] : poolReferences_) {
     if (!pools_.contains(name)) {
-      reporter_.error(at, fmt::format("unknown pool {}", quote(name)));
+      reporter_.error(*at, fmt::format("unknown pool {}", quote(name)));
     }
   }
 }

@@ -9,6 +9,7 @@
 // Every lookup is a hash-map operation, so a config with 100k routes costs O(n).
 // Not thread-safe: one instance per load.
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,34 +24,38 @@ namespace fulcrum::config {
 // equal.
 std::string canonicalAddress(const SocketAddress& address);
 
+// Places are kept by shared pointer: a load registers several per route, and the decode cache
+// replays the same ones load after load without copying their strings.
+using PlacePtr = std::shared_ptr<const Place>;
+
 class CrossChecks {
 public:
   explicit CrossChecks(Reporter& reporter) : reporter_(reporter) {}
 
   void defineListener(const std::string& name, const Place& at);
   void listenerAddress(const SocketAddress& address, const Place& at);
-  void defineRoute(const std::string& name, const Place& at);
+  void defineRoute(const std::string& name, PlacePtr at);
   void definePool(const std::string& name, const Place& at);
-  void referencePool(const std::string& name, const Place& at);
+  void referencePool(const std::string& name, PlacePtr at);
 
   // Registers one match of a rule for one host ("" = any host). `key` is the match's canonical
   // form. Returns false (and reports) when an identical match exists for the same host.
-  bool defineMatch(std::string_view host, std::string_view key, const Place& at);
+  bool defineMatch(std::string_view host, std::string_view key, const PlacePtr& at);
 
   // Reports references to pools that no document defined.
   void finish();
 
 private:
-  void defineUnique(std::unordered_map<std::string, Place>& names, std::string_view kind,
-                    const std::string& name, const Place& at);
+  void defineUnique(std::unordered_map<std::string, PlacePtr>& names, std::string_view kind,
+                    const std::string& name, PlacePtr at);
 
   Reporter& reporter_;
-  std::unordered_map<std::string, Place> listeners_;
-  std::unordered_map<std::string, Place> addresses_;
-  std::unordered_map<std::string, Place> routes_;
-  std::unordered_map<std::string, Place> pools_;
-  std::vector<std::pair<std::string, Place>> poolReferences_;
-  std::unordered_map<std::string, Place> matches_;
+  std::unordered_map<std::string, PlacePtr> listeners_;
+  std::unordered_map<std::string, PlacePtr> addresses_;
+  std::unordered_map<std::string, PlacePtr> routes_;
+  std::unordered_map<std::string, PlacePtr> pools_;
+  std::vector<std::pair<std::string, PlacePtr>> poolReferences_;
+  std::unordered_map<std::string, PlacePtr> matches_;
 };
 
 } // namespace fulcrum::config

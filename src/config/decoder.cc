@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <span>
 #include <unordered_set>
@@ -11,6 +12,7 @@
 
 #include <fmt/format.h>
 #include <re2/re2.h>
+#include <xxhash.h>
 
 #include "common/address.h"
 #include "config/document.h"
@@ -178,7 +180,14 @@ std::string join(std::string_view base, std::string_view key) {
 }
 
 std::string indexed(std::string_view base, size_t i) {
-  return fmt::format("{}[{}]", base, i);
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, i);
+  const size_t n = static_cast<size_t>(end - digits);
+  std::string out;
+  out.reserve(base.size() + n + 2);
+  out.append(base).push_back('[');
+  out.append(digits, n).push_back(']');
+  return out;
 }
 
 bool isPrime(uint64_t n) {
@@ -201,6 +210,17 @@ uint64_t nextPrime(uint64_t n) {
 }
 
 class DocumentDecoder;
+
+// The most fields any map of the schema has: Fields keeps them in fixed arrays.
+constexpr size_t kMaxKnownFields =
+    std::max({kDocumentFields.size(),    kListenerFields.size(),   kLimitsFields.size(),
+              kRouteFields.size(),       kRuleFields.size(),       kMatchFields.size(),
+              kPathFields.size(),        kValueMatchFields.size(), kBackendFields.size(),
+              kTimeoutsFields.size(),    kRetryFields.size(),      kBackoffFields.size(),
+              kRateLimitFields.size(),   kFilterFields.size(),     kHeaderModifierFields.size(),
+              kHeaderValueFields.size(), kRedirectFields.size(),   kRewriteFields.size(),
+              kPoolFields.size(),        kHashOnFields.size(),     kEndpointFields.size(),
+              kHealthCheckFields.size(), kOutlierFields.size(),    kCircuitBreakerFields.size()});
 
 // The known fields of one map. Construction reports keys that are not strings, unknown fields
 // (with a suggestion) and duplicate keys; afterwards each known field is looked up by name.
@@ -237,14 +257,15 @@ private:
   NodeRef map_;
   std::string path_;
   std::span<const std::string_view> known_;
-  std::vector<NodeRef> values_; // parallel to known_
+  std::array<NodeRef, kMaxKnownFields> values_; // [i] for known_[i]; no allocation per map
 };
 
 // Decodes the documents of one file.
 class DocumentDecoder {
 public:
-  DocumentDecoder(Reporter& reporter, CrossChecks& checks, Config& config, const std::string& file)
-      : reporter_(reporter), checks_(checks), config_(config), file_(file) {}
+  DocumentDecoder(Reporter& reporter, CrossChecks& checks, Config& config, const std::string& file,
+                  DecodeCache* cache)
+      : reporter_(reporter), checks_(checks), config_(config), file_(file), cache_(cache) {}
 
   void decodeDocument(NodeRef root);
 
@@ -278,12 +299,18 @@ public:
 private:
   struct MatchInfo {
     std::string key;
-    Place place;
+    PlacePtr place;
   };
 
   void decodeListener(NodeRef node, const std::string& path);
   void decodeLimits(NodeRef node, const std::string& path, ListenerLimits& limits);
   void decodeRoute(NodeRef node, const std::string& path);
+  // decodeRoute, or the cache's copy of an identical route (decode_cache.h).
+  void decodeRouteCached(NodeRef node, const std::string& path);
+  // Cross-object registrations, recorded for the cache while a route is decoded.
+  void defineRoute(const std::string& name, Place at);
+  bool defineMatch(const std::string& host, const std::string& key, const PlacePtr& at, bool last);
+  void referencePool(const std::string& name, Place at);
   // `hosts` is null when the route's hostnames have errors: its matches are then not compared.
   void decodeRule(NodeRef node, const std::string& path, const std::vector<std::string>* hosts,
                   Route& route);
@@ -323,14 +350,18 @@ private:
   CrossChecks& checks_;
   Config& config_;
   const std::string& file_;
+  DecodeCache* cache_;
+  std::vector<DecodeCache::Registration>* recording_ = nullptr; // set while a route decodes
+  size_t document_ = 0;                                         // documents decoded so far
+  std::string fingerprint_;                                     // scratch for decodeRouteCached
 };
 
 // --- Fields ------------------------------------------------------------------------------------
 
 Fields::Fields(DocumentDecoder& decoder, NodeRef map, std::string path,
                std::span<const std::string_view> known)
-    : decoder_(decoder), map_(map), path_(std::move(path)), known_(known), values_(known.size()) {
-  std::vector<NodeRef> keys(known.size());
+    : decoder_(decoder), map_(map), path_(std::move(path)), known_(known) {
+  std::array<NodeRef, kMaxKnownFields> keys;
   for (size_t i = 0; i < map.size(); ++i) {
     NodeRef key = map.key(i);
     if (!key.isScalar()) {
@@ -739,6 +770,7 @@ bool DocumentDecoder::checkRegex(NodeRef node, const std::string& path,
 // --- document ----------------------------------------------------------------------------------
 
 void DocumentDecoder::decodeDocument(NodeRef root) {
+  ++document_;
   if (!root.isMap()) {
     error(root, "",
           fmt::format("expected a map with apiVersion, listeners, routes and pools at the top "
@@ -775,7 +807,7 @@ void DocumentDecoder::decodeDocument(NodeRef root) {
   }
   if (NodeRef n = f.get("routes")) {
     forEach(n, "routes",
-            [&](NodeRef item, const std::string& path, size_t) { decodeRoute(item, path); });
+            [&](NodeRef item, const std::string& path, size_t) { decodeRouteCached(item, path); });
   }
   if (NodeRef n = f.get("pools")) {
     forEach(n, "pools",
@@ -853,7 +885,7 @@ void DocumentDecoder::decodeRoute(NodeRef node, const std::string& path) {
   f.require("name");
   if (f.readString("name", route.name)) {
     checkName(f.get("name"), f.path("name"), route.name);
-    checks_.defineRoute(route.name, f.place("name"));
+    defineRoute(route.name, f.place("name"));
   }
   std::unordered_set<std::string> seen;
   const size_t errorsBeforeHosts = errorCount();
@@ -884,6 +916,86 @@ void DocumentDecoder::decodeRoute(NodeRef node, const std::string& path) {
   config_.routes.push_back(std::move(route));
 }
 
+void DocumentDecoder::defineRoute(const std::string& name, Place at) {
+  auto place = std::make_shared<const Place>(std::move(at));
+  if (recording_ != nullptr) {
+    recording_->push_back({DecodeCache::Registration::Kind::Route, false, name, {}, place});
+  }
+  checks_.defineRoute(name, std::move(place));
+}
+
+bool DocumentDecoder::defineMatch(const std::string& host, const std::string& key,
+                                  const PlacePtr& at, bool last) {
+  if (recording_ != nullptr) {
+    recording_->push_back({DecodeCache::Registration::Kind::Match, last, host, key, at});
+  }
+  return checks_.defineMatch(host, key, at);
+}
+
+void DocumentDecoder::referencePool(const std::string& name, Place at) {
+  auto place = std::make_shared<const Place>(std::move(at));
+  if (recording_ != nullptr) {
+    recording_->push_back({DecodeCache::Registration::Kind::PoolReference, false, name, {}, place});
+  }
+  checks_.referencePool(name, std::move(place));
+}
+
+void DocumentDecoder::decodeRouteCached(NodeRef node, const std::string& path) {
+  if (cache_ == nullptr) {
+    decodeRoute(node, path);
+    return;
+  }
+  fingerprint_.clear();
+  fingerprint_.append(file_).push_back('\0');
+  fingerprint_.append(std::to_string(document_)).push_back('\0');
+  fingerprint_.append(path).push_back('\0');
+  node.fingerprint(fingerprint_);
+  const XXH128_hash_t hash = XXH3_128bits(fingerprint_.data(), fingerprint_.size());
+  const DecodeCache::Key key{hash.low64, hash.high64};
+
+  if (auto entry = cache_->previous(key)) {
+    // The same input as a route decoded without errors: the same Route and registrations.
+    bool skipGroup = false;
+    for (const auto& r : entry->registrations) {
+      switch (r.kind) {
+      case DecodeCache::Registration::Kind::Route:
+        checks_.defineRoute(r.name, r.place);
+        break;
+      case DecodeCache::Registration::Kind::PoolReference:
+        checks_.referencePool(r.name, r.place);
+        break;
+      case DecodeCache::Registration::Kind::Match:
+        // decodeRule stops registering a match's hosts at the first refused one.
+        if (!skipGroup && !checks_.defineMatch(r.name, r.key, r.place)) {
+          skipGroup = true;
+        }
+        if (r.endsGroup) {
+          skipGroup = false;
+        }
+        break;
+      }
+    }
+    config_.routes.push_back(entry->route);
+    cache_->keep(key, std::move(entry));
+    cache_->countReused();
+    return;
+  }
+
+  std::vector<DecodeCache::Registration> registrations;
+  const size_t errorsBefore = errorCount();
+  const size_t routesBefore = config_.routes.size();
+  recording_ = &registrations;
+  decodeRoute(node, path);
+  recording_ = nullptr;
+  cache_->countDecoded();
+  if (errorCount() == errorsBefore && config_.routes.size() == routesBefore + 1) {
+    auto entry = std::make_shared<DecodeCache::Entry>();
+    entry->route = config_.routes.back();
+    entry->registrations = std::move(registrations);
+    cache_->keep(key, std::move(entry));
+  }
+}
+
 void DocumentDecoder::decodeRule(NodeRef node, const std::string& path,
                                  const std::vector<std::string>* hosts, Route& route) {
   if (!expect(node, NodeKind::Map, path)) {
@@ -903,7 +1015,8 @@ void DocumentDecoder::decodeRule(NodeRef node, const std::string& path,
         matchesClean = false;
         return;
       }
-      matchInfos.push_back(MatchInfo{matchKey(*match), place(item, itemPath)});
+      matchInfos.push_back(
+          MatchInfo{matchKey(*match), std::make_shared<const Place>(place(item, itemPath))});
       rule.matches.push_back(std::move(*match));
     });
   }
@@ -979,13 +1092,14 @@ void DocumentDecoder::decodeRule(NodeRef node, const std::string& path,
   // without matches matches everything (PathPrefix "/").
   if (matchesClean && hosts != nullptr) {
     if (matchInfos.empty()) {
-      matchInfos.push_back(MatchInfo{matchKey(RouteMatch{}), place(node, path)});
+      matchInfos.push_back(
+          MatchInfo{matchKey(RouteMatch{}), std::make_shared<const Place>(place(node, path))});
     }
     static const std::vector<std::string> kAnyHost{""};
     const auto& keyHosts = hosts->empty() ? kAnyHost : *hosts;
     for (const auto& info : matchInfos) {
-      for (const auto& host : keyHosts) {
-        if (!checks_.defineMatch(host, info.key, info.place)) {
+      for (size_t h = 0; h < keyHosts.size(); ++h) {
+        if (!defineMatch(keyHosts[h], info.key, info.place, h + 1 == keyHosts.size())) {
           break;
         }
       }
@@ -1143,7 +1257,7 @@ std::optional<BackendRef> DocumentDecoder::decodeBackend(NodeRef node, const std
   backend.location = locate(node);
   f.require("pool");
   if (f.readString("pool", backend.pool)) {
-    checks_.referencePool(backend.pool, f.place("pool"));
+    referencePool(backend.pool, f.place("pool"));
   }
   f.readInt("weight", backend.weight, 0, kMaxWeight);
   return backend;
@@ -1839,7 +1953,7 @@ std::optional<CircuitBreaker> DocumentDecoder::decodeCircuitBreaker(NodeRef node
 void Decoder::decodeText(std::string_view text, const std::string& file) {
   reporter_.beginFile(file);
   ParseOutput parsed = parseYaml(text);
-  DocumentDecoder decoder(reporter_, checks_, config_, file);
+  DocumentDecoder decoder(reporter_, checks_, config_, file, cache_);
   for (NodeRef root : parsed.tree->documents()) {
     decoder.decodeDocument(root);
   }

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "config/cross_checks.h"
+#include "config/decode_cache.h"
 #include "config/reporter.h"
 #include "config/schema.h"
 
@@ -18,8 +19,10 @@ namespace fulcrum::config {
 
 class Decoder {
 public:
-  Decoder(Reporter& reporter, CrossChecks& checks, Config& config)
-      : reporter_(reporter), checks_(checks), config_(config) {}
+  // With a `cache`, routes identical to ones of the cache's previous load are reused instead of
+  // decoded (decode_cache.h); the outcome is the same.
+  Decoder(Reporter& reporter, CrossChecks& checks, Config& config, DecodeCache* cache = nullptr)
+      : reporter_(reporter), checks_(checks), config_(config), cache_(cache) {}
 
   // Parses `text` (a YAML or JSON stream of one or more documents) and appends the listeners,
   // routes and pools it defines to the config. `file` names the text in diagnostics.
@@ -29,6 +32,7 @@ private:
   Reporter& reporter_;
   CrossChecks& checks_;
   Config& config_;
+  DecodeCache* cache_;
 };
 
 } // namespace fulcrum::config

@@ -1,5 +1,6 @@
 #include "config/document.h"
 
+#include <cstring>
 #include <istream>
 #include <streambuf>
 
@@ -58,6 +59,43 @@ NodeRef NodeRef::value(size_t i) const {
   return NodeRef(tree_, tree_->children_[tree_->nodes_[index_].first + 2 * i + 1]);
 }
 
+void NodeRef::fingerprint(std::string& out) const {
+  // Explicit stack: aliases can make a subtree deeper than kMaxNestingDepth.
+  const Tree& tree = *tree_;
+  auto emit = [&](uint32_t index) {
+    const auto& n = tree.nodes_[index];
+    char head[14];
+    head[0] = static_cast<char>(n.kind);
+    head[1] = n.quoted ? 1 : 0;
+    std::memcpy(head + 2, &n.line, 4);
+    std::memcpy(head + 6, &n.column, 4);
+    std::memcpy(head + 10, &n.count, 4);
+    out.append(head, sizeof head);
+    if (n.kind == NodeKind::Scalar) {
+      out.append(tree.scalars_, n.first, n.count);
+    }
+    return n.kind == NodeKind::Sequence || n.kind == NodeKind::Map;
+  };
+  if (!emit(index_)) {
+    return;
+  }
+  std::vector<std::pair<uint32_t, uint32_t>> stack; // (collection, next child)
+  stack.reserve(16);
+  stack.emplace_back(index_, 0);
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    const auto& n = tree.nodes_[node];
+    if (next == n.count) {
+      stack.pop_back();
+      continue;
+    }
+    const uint32_t child = tree.children_[n.first + next++];
+    if (emit(child)) {
+      stack.emplace_back(child, 0);
+    }
+  }
+}
+
 std::string NodeRef::describe() const {
   switch (kind()) {
   case NodeKind::Null:
@@ -107,6 +145,15 @@ class TreeBuilder : public YAML::EventHandler {
 public:
   explicit TreeBuilder(Tree& tree) : tree_(tree) {}
 
+  // Sizes the tree for a JSON text of `bytes` (a guess from compact JSON: one node per ~12
+  // bytes), so that a large document does not grow its arrays by reallocation many times over.
+  void reserveForJson(size_t bytes) {
+    const size_t nodes = bytes / 12;
+    tree_.nodes_.reserve(nodes);
+    tree_.children_.reserve(nodes);
+    tree_.scalars_.reserve(bytes / 2);
+  }
+
   void OnDocumentStart(const YAML::Mark& mark) override {
     // yaml-cpp 0.7 does not consume some stray tokens after a document (e.g. `{a: 1}, b`): it then
     // reports empty documents at the same position forever. A new document must start past the
@@ -118,6 +165,7 @@ public:
     documentStarted_ = true;
     lastDocument_ = m;
     stack_.clear();
+    pending_.clear();
     root_.reset();
     anchors_.clear();
   }
@@ -167,11 +215,13 @@ public:
   void OnMapEnd() override { close(); }
 
 private:
+  // An open collection; its children so far are pending_[firstChild..] (one stack for all open
+  // collections, so that a collection costs no allocation of its own).
   struct Frame {
     uint32_t node;
     YAML::anchor_t anchor;
     uint64_t expandedAtStart;
-    std::vector<uint32_t> children;
+    size_t firstChild;
   };
 
   struct Anchor {
@@ -206,16 +256,17 @@ private:
       root_ = index;
       return;
     }
-    auto& frame = stack_.back();
+    const auto& frame = stack_.back();
     // A null map value has no text of its own (`key:`); yaml-cpp marks the next token, often on a
     // later line, so it takes its key's position instead.
-    if (tree_.nodes_[frame.node].kind == NodeKind::Map && frame.children.size() % 2 == 1 &&
+    if (tree_.nodes_[frame.node].kind == NodeKind::Map &&
+        (pending_.size() - frame.firstChild) % 2 == 1 &&
         tree_.nodes_[index].kind == NodeKind::Null && index == tree_.nodes_.size() - 1) {
-      const auto& key = tree_.nodes_[frame.children.back()];
+      const auto& key = tree_.nodes_[pending_.back()];
       tree_.nodes_[index].line = key.line;
       tree_.nodes_[index].column = key.column;
     }
-    frame.children.push_back(index);
+    pending_.push_back(index);
   }
 
   void open(NodeKind kind, const YAML::Mark& mark, YAML::anchor_t anchor) {
@@ -230,16 +281,19 @@ private:
       }
       anchors_[anchor] = Anchor{index, 0, false};
     }
-    stack_.push_back(Frame{index, anchor, expanded_, {}});
+    stack_.push_back(Frame{index, anchor, expanded_, pending_.size()});
   }
 
   void close() {
-    Frame frame = std::move(stack_.back());
+    const Frame frame = stack_.back();
     stack_.pop_back();
     auto& node = tree_.nodes_[frame.node];
     node.first = static_cast<uint32_t>(tree_.children_.size());
-    node.count = static_cast<uint32_t>(frame.children.size());
-    tree_.children_.insert(tree_.children_.end(), frame.children.begin(), frame.children.end());
+    node.count = static_cast<uint32_t>(pending_.size() - frame.firstChild);
+    tree_.children_.insert(tree_.children_.end(),
+                           pending_.begin() + static_cast<std::ptrdiff_t>(frame.firstChild),
+                           pending_.end());
+    pending_.resize(frame.firstChild);
     uint64_t size = expanded_ - frame.expandedAtStart + 1;
     defineAnchor(frame.anchor, frame.node, size);
     // The collection's own node is charged once it is attached to its parent; its children have
@@ -260,6 +314,7 @@ private:
 
   Tree& tree_;
   std::vector<Frame> stack_;
+  std::vector<uint32_t> pending_; // children of the open collections, innermost last
   std::optional<uint32_t> root_;
   std::vector<Anchor> anchors_;
   uint64_t expanded_ = 0;
@@ -311,6 +366,7 @@ public:
     if (pos_ >= text_.size() || (text_[pos_] != '{' && text_[pos_] != '[')) {
       return false;
     }
+    builder_.reserveForJson(text_.size());
     builder_.OnDocumentStart(mark());
     if (!value(0)) {
       return false;

@@ -59,6 +59,11 @@ public:
   // For messages: `"text"` for scalars, else "null", "a list", "a map".
   std::string describe() const;
 
+  // Appends to `out` everything a reader of this subtree can observe: every node's kind,
+  // quoting, line, column and scalar text, and the structure. Equal fingerprints = subtrees that
+  // decode alike (config::DecodeCache).
+  void fingerprint(std::string& out) const;
+
 private:
   const Tree* tree_ = nullptr;
   uint32_t index_ = 0;

@@ -38,6 +38,12 @@ std::string hashHex(std::string_view text) {
 // One load: decodes any number of texts into one Config, then runs the cross-document checks.
 class Session {
 public:
+  explicit Session(DecodeCache* cache = nullptr) : cache_(cache) {
+    if (cache_ != nullptr) {
+      cache_->beginLoad();
+    }
+  }
+
   // Never throws: whatever escapes the decoder (e.g. std::bad_alloc) becomes a diagnostic.
   void add(std::string_view text, const std::string& file) {
     try {
@@ -52,6 +58,9 @@ public:
 
   LoadResult finish(std::string source) {
     checks_.finish();
+    if (cache_ != nullptr) {
+      cache_->endLoad();
+    }
     LoadResult result;
     result.errors = reporter_.take();
     result.hash = hashHex(source);
@@ -63,10 +72,11 @@ public:
   }
 
 private:
+  DecodeCache* cache_;
   Reporter reporter_;
   Config config_;
   CrossChecks checks_{reporter_};
-  Decoder decoder_{reporter_, checks_, config_};
+  Decoder decoder_{reporter_, checks_, config_, cache_};
 };
 
 // Reads a whole file, refusing more than the parser would accept.
@@ -108,8 +118,10 @@ LoadResult loadFile(const std::string& path) {
   return loadFiles({path});
 }
 
-LoadResult loadFiles(const std::vector<std::string>& paths) {
-  Session session;
+namespace {
+
+LoadResult loadFilesWith(const std::vector<std::string>& paths, DecodeCache* cache) {
+  Session session(cache);
   std::string source;
   if (paths.empty()) {
     session.fail("", "no config files given");
@@ -134,6 +146,16 @@ LoadResult loadFiles(const std::vector<std::string>& paths) {
     first = false;
   }
   return session.finish(std::move(source));
+}
+
+} // namespace
+
+LoadResult loadFiles(const std::vector<std::string>& paths) {
+  return loadFilesWith(paths, nullptr);
+}
+
+LoadResult loadFile(const std::string& path, DecodeCache& cache) {
+  return loadFilesWith({path}, &cache);
 }
 
 } // namespace fulcrum::config

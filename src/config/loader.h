@@ -41,6 +41,12 @@ LoadResult loadString(std::string_view text, std::string_view file);
 // Reads and loads `path`. An unreadable file is one Diagnostic with line 0.
 LoadResult loadFile(const std::string& path);
 
+class DecodeCache;
+// Same, reusing the routes of the previous load through `cache` where they are unchanged
+// (decode_cache.h): the result is the same as loadFile(path). For a source reloaded again and
+// again (the proxy's config file); `cache` is used by one load at a time.
+LoadResult loadFile(const std::string& path, DecodeCache& cache);
+
 // Several files merged into one document (listeners, routes, pools concatenated); each error is
 // located in its own file. Used by `fulcrumctl validate -f a -f b`.
 LoadResult loadFiles(const std::vector<std::string>& paths);

@@ -26,7 +26,7 @@ void FileConfigSource::refresh(std::string_view reason) {
     return;
   }
   ConfigCandidate candidate;
-  candidate.loaded = config::loadFile(path_);
+  candidate.loaded = config::loadFile(path_, cache_);
   candidate.label = path_;
   candidate.reason = std::string(reason);
   deliver_(std::move(candidate));

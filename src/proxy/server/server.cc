@@ -71,9 +71,13 @@ Server::Server(ServerOptions options, const TimeSource& time)
   statsSlots_.listeners.configure(max, true);
   statsSlots_.pools.configure(max, true);
   statsSlots_.endpoints.configure(max, options_.metricsEndpointSeries);
+  // Runs on the thread releasing a snapshot; drain() then runs here, on the main thread.
+  reclaimer_ = snapshot::SnapshotReclaimer::create(
+      [this] { boost::asio::post(io_, [this] { reclaimer_->drain(); }); });
 }
 
 Server::~Server() {
+  reclaimer_->detach(); // snapshots released from now on are freed with the reclaimer
   for (auto& worker : workers_) {
     worker->join();
   }
@@ -274,7 +278,7 @@ void Server::apply(ConfigCandidate candidate) {
   input.source = loaded.source;
   input.generation = generation_ + 1;
   input.now = time_.systemTime();
-  auto compiled = snapshot::compileSnapshot(std::move(input), statsSlots_);
+  auto compiled = snapshot::compileSnapshot(std::move(input), statsSlots_, reclaimer_);
   if (!compiled) {
     refuse(candidate, {compiled.error().message});
     return;

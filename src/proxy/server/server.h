@@ -23,6 +23,7 @@
 #include "proxy/health/monitor.h"
 #include "proxy/server/config_source.h"
 #include "proxy/server/worker.h"
+#include "proxy/snapshot/reclaimer.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/exposition.h"
 #include "proxy/stats/metrics.h"
@@ -108,6 +109,9 @@ private:
   std::unique_ptr<ConfigSource> source_;
   stats::StatsSlots statsSlots_;
   snapshot::SnapshotConstSharedPtr current_;
+  // Frees replaced snapshots on this thread, whichever thread (usually a worker) drops the last
+  // reference: a 10k-route snapshot's free storm stays off the data plane.
+  std::shared_ptr<snapshot::SnapshotReclaimer> reclaimer_;
   std::vector<ActiveListener> listeners_;
   uint64_t generation_ = 0;
   uint64_t reloadsSucceeded_ = 0;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "proxy/snapshot/reclaimer.h"
+
 namespace fulcrum::snapshot {
 
 const ListenerInfo* Snapshot::findListener(std::string_view name) const {
@@ -13,8 +15,10 @@ const ListenerInfo* Snapshot::findListener(std::string_view name) const {
   return nullptr;
 }
 
-Result<SnapshotConstSharedPtr> compileSnapshot(CompileInput input, stats::StatsSlots& slots) {
-  auto snap = std::make_shared<Snapshot>();
+Result<SnapshotConstSharedPtr>
+compileSnapshot(CompileInput input, stats::StatsSlots& slots,
+                const std::shared_ptr<SnapshotReclaimer>& reclaimer) {
+  auto snap = std::make_unique<Snapshot>();
   snap->generation = input.generation;
   snap->file = std::move(input.file);
   snap->hash = std::move(input.hash);
@@ -112,6 +116,9 @@ Result<SnapshotConstSharedPtr> compileSnapshot(CompileInput input, stats::StatsS
   snap->listenerSlotCount = static_cast<uint32_t>(slots.listeners.size());
   snap->poolSlotCount = static_cast<uint32_t>(slots.pools.size());
   snap->endpointSlotCount = static_cast<uint32_t>(slots.endpoints.size());
+  if (reclaimer) {
+    return reclaimer->manage(std::move(snap));
+  }
   return SnapshotConstSharedPtr(std::move(snap));
 }
 

@@ -99,7 +99,11 @@ struct CompileInput {
 
 // Compiles a validated config. Fails only where the validator let something through (an
 // endpoint address that is not an IP literal, a route table the router refuses). Assigns stats
-// slots from `slots` (stable across reloads). Main thread.
-Result<SnapshotConstSharedPtr> compileSnapshot(CompileInput input, stats::StatsSlots& slots);
+// slots from `slots` (stable across reloads). Main thread. With a `reclaimer`, the snapshot is
+// freed by the reclaimer's owner thread whichever thread drops the last reference.
+class SnapshotReclaimer;
+Result<SnapshotConstSharedPtr>
+compileSnapshot(CompileInput input, stats::StatsSlots& slots,
+                const std::shared_ptr<SnapshotReclaimer>& reclaimer = nullptr);
 
 } // namespace fulcrum::snapshot

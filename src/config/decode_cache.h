@@ -1,0 +1,92 @@
+#pragma once
+
+// Incremental decoding: the routes one load decoded, reused by the next load of the same source.
+//
+// A route's decode (its Route object, its cross-object registrations, its errors) is a function
+// of its YAML subtree (kinds, scalars, quoting, structure and the line/column of every node), its
+// path (`routes[i]`, the document it is in) and the file name; nothing else is read. So when the
+// next revision has a route whose subtree, position, index and file are all identical to one the
+// previous load decoded without errors, the load copies that Route and replays its recorded
+// registrations (route name, rule matches per host, pool references) into the new load's
+// CrossChecks instead of decoding it again. The outcome (Config, diagnostics and their order) is
+// the same as a fresh load: cross-object checks (duplicate names, shadowed matches, unknown
+// pools) still run against the new revision. A route that moved (another line or column, another
+// index) is decoded again.
+//
+// Keyed by a 128-bit hash of that input (XXH3). Not thread-safe: one cache per config source,
+// used by one load at a time. Holds one revision's routes (each load replaces the entries).
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/cross_checks.h"
+#include "config/reporter.h"
+#include "config/schema.h"
+
+namespace fulcrum::config {
+
+class DecodeCache {
+public:
+  // One cross-object registration made while decoding a route, replayed in order.
+  struct Registration {
+    enum class Kind : uint8_t { Route, Match, PoolReference };
+    Kind kind;
+    bool endsGroup = false; // Match: the last host of one match (a refused match skips the rest)
+    std::string name;       // route / pool name; Match: the host ("" = any)
+    std::string key;        // Match: the canonical match
+    PlacePtr place;
+  };
+  struct Entry {
+    Route route;
+    std::vector<Registration> registrations;
+  };
+  struct Key {
+    uint64_t low = 0;
+    uint64_t high = 0;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return static_cast<size_t>(k.low); }
+  };
+
+  // Routes reused and decoded by the last load (tests, diagnostics).
+  size_t reused() const { return reused_; }
+  size_t decoded() const { return decoded_; }
+  size_t size() const { return entries_.size(); }
+
+  // --- used by the loader and the decoder ---
+  // Starts a load: the previous load's entries become the ones to reuse.
+  void beginLoad() {
+    previous_ = std::move(entries_);
+    entries_.clear();
+    entries_.reserve(previous_.size());
+    reused_ = 0;
+    decoded_ = 0;
+  }
+  // Ends a load: what it did not keep is dropped.
+  void endLoad() { previous_.clear(); }
+  // The previous load's entry for `key`, or null.
+  std::shared_ptr<const Entry> previous(const Key& key) const {
+    auto it = previous_.find(key);
+    return it == previous_.end() ? nullptr : it->second;
+  }
+  // Keeps `entry` for the next load.
+  void keep(const Key& key, std::shared_ptr<const Entry> entry) {
+    entries_.insert_or_assign(key, std::move(entry));
+  }
+  void countReused() { ++reused_; }
+  void countDecoded() { ++decoded_; }
+
+private:
+  using Map = std::unordered_map<Key, std::shared_ptr<const Entry>, KeyHash>;
+  Map previous_;
+  Map entries_;
+  size_t reused_ = 0;
+  size_t decoded_ = 0;
+};
+
+} // namespace fulcrum::config
