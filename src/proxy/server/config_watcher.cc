@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -13,9 +14,10 @@
 namespace fulcrum::server {
 
 ConfigWatcher::ConfigWatcher(boost::asio::io_context& io, std::string path,
-                             std::function<void()> onChange, std::chrono::milliseconds debounce)
+                             std::function<void()> onChange, std::chrono::milliseconds debounce,
+                             std::chrono::milliseconds maxDelay)
     : io_(io), path_(std::move(path)), onChange_(std::move(onChange)), debounce_(debounce),
-      stream_(io), timer_(io) {
+      maxDelay_(std::max(maxDelay, debounce)), stream_(io), timer_(io) {
   std::filesystem::path p(path_);
   directory_ = p.has_parent_path() ? p.parent_path().string() : ".";
   name_ = p.filename().string();
@@ -74,11 +76,18 @@ void ConfigWatcher::read() {
 }
 
 void ConfigWatcher::schedule() {
-  timer_.expires_after(debounce_);
+  const auto now = std::chrono::steady_clock::now();
+  if (!pending_) {
+    pending_ = true;
+    pendingSince_ = now;
+  }
+  timer_.expires_at(std::min(now + debounce_, pendingSince_ + maxDelay_));
   timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec && !stopped_) {
-      onChange_();
+    if (ec || stopped_) {
+      return; // cancelled by a newer schedule() (which re-armed it) or by stop()
     }
+    pending_ = false;
+    onChange_();
   });
 }
 
