@@ -78,6 +78,11 @@ int main(int argc, char** argv) {
   app.add_option("--workers", options.workers, "worker threads (default: cores)")
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
+  app.add_option("--config-nice", options.configNice,
+                 "nice value of the main thread (config load and compile, admin) once the "
+                 "workers run: config work takes idle CPU before the workers' (0: same priority)")
+      ->check(CLI::Range(0, 19))
+      ->capture_default_str();
   app.add_option("--id", options.id,
                  "instance id, registered in the store and shown by /config (default "
                  "HOSTNAME-ADMINPORT)");

@@ -1,9 +1,12 @@
 #include "proxy/server/server.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 #include <boost/asio/post.hpp>
@@ -128,6 +131,14 @@ int Server::run() {
   monitor_->start();
   for (auto& worker : workers_) {
     worker->start();
+  }
+  // From here the main thread yields to the workers (and the health, log and exporter threads,
+  // which exist already and keep their priority): config revisions are its CPU work, and
+  // traffic comes first. Threads it starts later (the store's) inherit the value.
+  if (options_.configNice > 0 &&
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.configNice) != 0) {
+    logLine("fulcrum-proxy: --config-nice {}: {} (keeping the workers' priority)",
+            options_.configNice, std::strerror(errno));
   }
 
   signals_.add(SIGUSR1);

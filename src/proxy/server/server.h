@@ -36,6 +36,10 @@ struct ServerOptions {
   ConfigSourceFactory configSource; // where config comes from (file, store); see config_source.h
   std::string adminAddress = "127.0.0.1:9901";
   uint32_t workers = 1;
+  // Nice value the main thread takes once the workers run (Linux: per thread). Loading,
+  // validating and compiling a revision is the main thread's CPU work; at 10 it gets about a
+  // tenth of a core the workers keep busy and all of an idle one. 0 = the workers' priority.
+  int configNice = 10;
   std::string id; // empty: HOSTNAME-ADMINPORT (stable across restarts, unique per host)
   std::chrono::milliseconds drainTimeout = std::chrono::seconds(30);
   // Metrics cardinality: per-endpoint series on/off, and the most label values per dimension

@@ -219,6 +219,36 @@ class ValidateTest(ft.TestCase):
         self.assertEqual(run("--no-such-flag").returncode, 2)
         self.assertTrue(re.search(r"--workers", run("--help").stdout))
 
+def thread_nice(pid):
+    """{tid: nice} of every thread of `pid` (/proc/PID/task/TID/stat field 19)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[int(tid)] = int(fields[16])
+    return out
+
+
+class ConfigNiceTest(ft.TestCase):
+    """The main thread (config load and compile) yields to the workers: --config-nice."""
+
+    def test_main_thread_niced_workers_not(self):
+        _, echo = self.start_echo("a")
+        proxy = start_proxy(self, simple_config([echo]), workers=2)
+        nice = thread_nice(proxy.process.pid)
+        self.assertEqual(nice[proxy.process.pid], 10, nice)  # the default
+        others = [n for tid, n in nice.items() if tid != proxy.process.pid]
+        self.assertGreaterEqual(len(others), 2, nice)  # two workers, the health thread
+        self.assertEqual(set(others), {0}, nice)
+        status, _, _ = ft.http_request(proxy.addr, "GET", "/")
+        self.assertEqual(status, 200)
+
+    def test_zero_keeps_the_workers_priority(self):
+        _, echo = self.start_echo("a")
+        proxy = start_proxy(self, simple_config([echo]), extra=("--config-nice", "0"))
+        self.assertEqual(set(thread_nice(proxy.process.pid).values()), {0})
+
+
 class ParkingTest(ft.TestCase):
     """Idle keep-alive connections give their session and buffers back (Worker::park)."""
 
