@@ -156,7 +156,8 @@ class Run:
 
     def start_proxy(self, config):
         p = self.start([*taskset(self.proxy_cpu), self.args.proxy, "--config", config,
-                        "--workers", "1", "--admin", "127.0.0.1:0", "--id", "scale"], "proxy")
+                        "--workers", "1", "--admin", "127.0.0.1:0", "--id", "scale",
+                        *self.args.proxy_arg], "proxy")
         out = os.path.join(self.work, "proxy.out")
         deadline = time.monotonic() + 120
         listen = admin = None
@@ -292,6 +293,8 @@ def main():
     ap.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--proxy-arg", action="append", default=[],
+                    help="extra fulcrum-proxy argument (repeat), e.g. --proxy-arg=--config-nice=0")
     args = ap.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
