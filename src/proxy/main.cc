@@ -1,6 +1,8 @@
 // fulcrum-proxy: the data plane. Flags and exit codes: DESIGN §2; `--validate` exits 0 (valid),
 // 1 (invalid, located errors on stderr) or 2 (usage), like `fulcrumctl validate`.
 
+#include <malloc.h>
+
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -55,6 +57,13 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // Session buffers (limits.bufferBytes, 64 KiB by default) get pages of their own instead of
+  // heap space between small long-lived objects: a parked idle connection's record, Asio's
+  // per-descriptor state. Freed sessions then return their memory to the system whole, where on
+  // the heap they left holes the small objects kept from being trimmed (10,000 idle
+  // connections: 1.14-1.18 KiB each with glibc's default threshold, 0.93-1.11 with this; see
+  // docs/performance.md, target 4). Sessions are pooled, so the request path does not map.
+  ::mallopt(M_MMAP_THRESHOLD, 64 * 1024);
   CLI::App app{"fulcrum-proxy: the Fulcrum data plane (HTTP/1.1 reverse proxy and load balancer)"};
   fulcrum::server::ServerOptions options;
   const unsigned cores = std::thread::hardware_concurrency();
