@@ -92,6 +92,13 @@ int main(int argc, char** argv) {
                  "workers run: config work takes idle CPU before the workers' (0: same priority)")
       ->check(CLI::Range(0, 19))
       ->capture_default_str();
+  app.add_option_function<double>(
+         "--config-cpu-budget",
+         [&options](double percent) { options.configCpuBudget = percent / 100.0; },
+         "percent of one core the main thread may spend on config revisions that keep coming "
+         "(file changes, store watch events); beyond it the newest change waits and replaces "
+         "older waiting ones (100: unpaced). Default 5")
+      ->check(CLI::Range(1.0, 100.0));
   app.add_option("--id", options.id,
                  "instance id, registered in the store and shown by /config (default "
                  "HOSTNAME-ADMINPORT)");

@@ -25,6 +25,7 @@
 
 #include "common/result.h"
 #include "config/loader.h"
+#include "proxy/server/config_pacer.h"
 
 namespace fulcrum::server {
 
@@ -42,6 +43,10 @@ struct SourceContext {
   std::string id;           // the instance id (--id)
   std::string adminAddress; // the admin listener's bound address (real port)
   std::string version;      // software version
+  // Paces revisions that arrive on their own (file changes, store watch events): they go through
+  // pacer->submit(), start-up and SIGHUP through runNow(). Owned by the server, outlives the
+  // source; null = unpaced (tests).
+  ConfigPacer* pacer = nullptr;
 };
 
 class ConfigSource {

@@ -9,9 +9,16 @@ namespace fulcrum::server {
 FileConfigSource::FileConfigSource(boost::asio::io_context& io, std::string path)
     : io_(io), path_(std::move(path)) {}
 
-Result<bool> FileConfigSource::start(const SourceContext&, Deliver deliver) {
+Result<bool> FileConfigSource::start(const SourceContext& context, Deliver deliver) {
   deliver_ = std::move(deliver);
-  watcher_ = std::make_unique<ConfigWatcher>(io_, path_, [this] { refresh("file change"); });
+  pacer_ = context.pacer;
+  watcher_ = std::make_unique<ConfigWatcher>(io_, path_, [this] {
+    if (pacer_ != nullptr) {
+      pacer_->submit([this] { load("file change"); });
+    } else {
+      load("file change");
+    }
+  });
   if (auto started = watcher_->start(); !started) {
     const std::string line =
         fmt::format("fulcrum-proxy: config watch disabled: {}\n", started.error().message);
@@ -22,6 +29,14 @@ Result<bool> FileConfigSource::start(const SourceContext&, Deliver deliver) {
 }
 
 void FileConfigSource::refresh(std::string_view reason) {
+  if (pacer_ != nullptr) {
+    pacer_->runNow([this, reason] { load(reason); });
+  } else {
+    load(reason);
+  }
+}
+
+void FileConfigSource::load(std::string_view reason) {
   if (!deliver_) {
     return;
   }
@@ -35,6 +50,9 @@ void FileConfigSource::refresh(std::string_view reason) {
 void FileConfigSource::stop() {
   if (watcher_) {
     watcher_->stop();
+  }
+  if (pacer_ != nullptr) {
+    pacer_->cancel();
   }
   deliver_ = nullptr;
 }

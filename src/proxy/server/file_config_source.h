@@ -1,7 +1,9 @@
 #pragma once
 
 // FileConfigSource (`--config FILE`): the standalone config file, re-read when it changes
-// (ConfigWatcher: inotify on its directory, debounced) and on SIGHUP. Main thread only.
+// (ConfigWatcher: inotify on its directory, debounced; then paced by the ConfigPacer, which reads
+// the file when the config CPU budget allows, so the newest text is what gets loaded) and on
+// SIGHUP (at once). Main thread only.
 
 #include <memory>
 #include <string>
@@ -24,11 +26,14 @@ public:
   void stop() override;
 
 private:
+  void load(std::string_view reason);
+
   boost::asio::io_context& io_;
   std::string path_;
   // The previous load's routes: an unchanged route of a 10k-route file is not decoded again.
   config::DecodeCache cache_;
   Deliver deliver_;
+  ConfigPacer* pacer_ = nullptr;
   std::unique_ptr<ConfigWatcher> watcher_;
 };
 

@@ -68,7 +68,8 @@ void announce(const std::string& line) {
 } // namespace
 
 Server::Server(ServerOptions options, const TimeSource& time)
-    : options_(std::move(options)), time_(time), io_(1), signals_(io_), drainTimer_(io_) {
+    : options_(std::move(options)), time_(time), io_(1), signals_(io_), drainTimer_(io_),
+      pacer_(io_, time_, options_.configCpuBudget) {
   const size_t max = options_.metricsMaxSeries;
   statsSlots_.routes.configure(max, true);
   statsSlots_.listeners.configure(max, true);
@@ -76,7 +77,7 @@ Server::Server(ServerOptions options, const TimeSource& time)
   statsSlots_.endpoints.configure(max, options_.metricsEndpointSeries);
   // Runs on the thread releasing a snapshot; drain() then runs here, on the main thread.
   reclaimer_ = snapshot::SnapshotReclaimer::create(
-      [this] { boost::asio::post(io_, [this] { reclaimer_->drain(); }); });
+      [this] { boost::asio::post(io_, [this] { pacer_.runNow([this] { reclaimer_->drain(); }); }); });
 }
 
 Server::~Server() {
@@ -174,7 +175,7 @@ int Server::run() {
   }
   source_ = options_.configSource ? options_.configSource(io_)
                                   : std::make_unique<FileConfigSource>(io_, options_.configPath);
-  SourceContext context{options_.id, bound.toString(), FULCRUM_VERSION};
+  SourceContext context{options_.id, bound.toString(), FULCRUM_VERSION, &pacer_};
   if (auto started = source_->start(
           context, [this](ConfigCandidate candidate) { apply(std::move(candidate)); });
       !started) {
@@ -583,6 +584,15 @@ std::vector<stats::Family> Server::buildFamilies(const std::vector<WorkerReport>
   if (current_) {
     applied.series.push_back({{}, seconds(current_->compiledAt), {}});
   }
+  add("fulcrum_config_cpu_seconds_total", MetricType::Counter,
+      "CPU the main thread spent on config revisions: load, validate, compile, free the replaced")
+      .series.push_back({{}, std::chrono::duration<double>(pacer_.cpuSpent()).count(), {}});
+  add("fulcrum_config_paced_total", MetricType::Counter,
+      "Config changes that waited for the config CPU budget (--config-cpu-budget)")
+      .series.push_back({{}, static_cast<double>(pacer_.deferred()), {}});
+  add("fulcrum_config_superseded_total", MetricType::Counter,
+      "Config changes replaced by a newer one while they waited for the budget")
+      .series.push_back({{}, static_cast<double>(pacer_.superseded()), {}});
   Family& attempt = add("fulcrum_config_last_reload_timestamp_seconds", MetricType::Gauge,
                         "When a config load was last attempted, applied or not (Unix time)");
   if (lastReloadAttempt_ != SystemTime{}) {

@@ -40,6 +40,9 @@ struct ServerOptions {
   // validating and compiling a revision is the main thread's CPU work; at 10 it gets about a
   // tenth of a core the workers keep busy and all of an idle one. 0 = the workers' priority.
   int configNice = 10;
+  // CPU-seconds per second the main thread may spend on revisions that keep coming (file changes,
+  // store watch events), in (0, 1]: beyond it, the newest waits (ConfigPacer). 1 = unpaced.
+  double configCpuBudget = 0.05;
   std::string id; // empty: HOSTNAME-ADMINPORT (stable across restarts, unique per host)
   std::chrono::milliseconds drainTimeout = std::chrono::seconds(30);
   // Metrics cardinality: per-endpoint series on/off, and the most label values per dimension
@@ -110,6 +113,8 @@ private:
   std::unique_ptr<admin::AdminServer> admin_;
   // Declared after workers_: destroyed (and its thread joined) before them.
   std::unique_ptr<health::HealthMonitor> monitor_;
+  // Declared before source_ (which holds a pointer to it).
+  ConfigPacer pacer_;
   std::unique_ptr<ConfigSource> source_;
   stats::StatsSlots statsSlots_;
   snapshot::SnapshotConstSharedPtr current_;

@@ -53,6 +53,7 @@ template <class F> void StoreConfigSource::postToMain(F&& f) {
 
 Result<bool> StoreConfigSource::start(const SourceContext& context, Deliver deliver) {
   deliver_ = std::move(deliver);
+  pacer_ = context.pacer;
   cache_ = std::make_unique<ConfigCache>(options_.cacheDir.empty() ? defaultCacheDir(context.id)
                                                                    : options_.cacheDir);
   auto opened = store::openStore(options_.url, options_.store);
@@ -87,15 +88,24 @@ Result<bool> StoreConfigSource::start(const SourceContext& context, Deliver deli
         pendingPosted_ = true;
       }
       postToMain([this] {
-        std::optional<store::Revision> revision;
-        {
-          std::lock_guard lock(pendingMutex_);
-          revision.swap(pending_);
-          pendingPosted_ = false;
-        }
-        if (revision) {
-          onHealth(true, "");
-          onRevision(std::move(*revision), "store");
+        onHealth(true, "");
+        // Paced: while the pacer holds this back, pendingPosted_ stays set, so newer revisions
+        // only replace pending_; the one taken when the budget allows is the newest.
+        auto take = [this] {
+          std::optional<store::Revision> revision;
+          {
+            std::lock_guard lock(pendingMutex_);
+            revision.swap(pending_);
+            pendingPosted_ = false;
+          }
+          if (revision) {
+            onRevision(std::move(*revision), "store");
+          }
+        };
+        if (pacer_ != nullptr) {
+          pacer_->submit(std::move(take));
+        } else {
+          take();
         }
       });
     } else {
@@ -129,6 +139,9 @@ void StoreConfigSource::refresh(std::string_view) {
 void StoreConfigSource::stop() {
   *alive_ = false;
   deliver_ = nullptr;
+  if (pacer_ != nullptr) {
+    pacer_->cancel();
+  }
   bootTimer_.cancel();
   watch_.reset(); // waits for a running watch callback (which only posts)
 }

@@ -77,6 +77,7 @@ private:
   std::unique_ptr<store::WatchHandle> watch_;
   boost::asio::steady_timer bootTimer_;
   Deliver deliver_;
+  ConfigPacer* pacer_ = nullptr; // see SourceContext::pacer
   // Guards posted handlers against running after stop() (main thread reads and writes it).
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
