@@ -15,14 +15,14 @@ std::chrono::nanoseconds ConfigPacer::threadCpuTime() {
 
 ConfigPacer::ConfigPacer(boost::asio::io_context& io, const TimeSource& time, double budget,
                          CpuClock cpu)
-    : time_(time), budget_(std::clamp(budget, 0.001, 1.0)), cpu_(std::move(cpu)),
-      timer_(io), settledAt_(time.monotonicTime()) {}
+    : time_(time), budget_(std::clamp(budget, 0.001, 1.0)), cpu_(std::move(cpu)), timer_(io),
+      settledAt_(time.monotonicTime()) {}
 
 void ConfigPacer::settle() const {
   const MonotonicTime now = time_.monotonicTime();
   if (now > settledAt_) {
-    const auto paid = std::chrono::round<std::chrono::nanoseconds>(
-        std::chrono::duration<double, std::nano>(
+    const auto paid =
+        std::chrono::round<std::chrono::nanoseconds>(std::chrono::duration<double, std::nano>(
             static_cast<double>((now - settledAt_).count()) * budget_));
     debt_ = std::max(std::chrono::nanoseconds(0), debt_ - paid);
     settledAt_ = now;

@@ -76,8 +76,9 @@ Server::Server(ServerOptions options, const TimeSource& time)
   statsSlots_.pools.configure(max, true);
   statsSlots_.endpoints.configure(max, options_.metricsEndpointSeries);
   // Runs on the thread releasing a snapshot; drain() then runs here, on the main thread.
-  reclaimer_ = snapshot::SnapshotReclaimer::create(
-      [this] { boost::asio::post(io_, [this] { pacer_.runNow([this] { reclaimer_->drain(); }); }); });
+  reclaimer_ = snapshot::SnapshotReclaimer::create([this] {
+    boost::asio::post(io_, [this] { pacer_.runNow([this] { reclaimer_->drain(); }); });
+  });
 }
 
 Server::~Server() {
