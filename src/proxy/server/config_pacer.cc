@@ -1,6 +1,6 @@
 #include "proxy/server/config_pacer.h"
 
-#include <time.h>
+#include <ctime>
 
 #include <algorithm>
 #include <utility>
