@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "config/loader.h"
@@ -30,7 +31,9 @@ public:
   void beginFile(const std::string& file);
 
   void error(const Location& at, std::string path, std::string message);
-  void error(const Place& at, std::string message) { error(at.location, at.path, message); }
+  void error(const Place& at, std::string message) {
+    error(at.location, at.path, std::move(message));
+  }
 
   bool empty() const { return entries_.empty(); }
   size_t count() const { return entries_.size(); }
