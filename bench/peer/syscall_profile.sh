@@ -4,6 +4,8 @@
 # loopback (ports from the OS), warms the upstream pool, then counts the proxy's syscalls with
 # perf tracepoints (root or perf_event_paranoid <= 1) during `wrk -t1 -c$CONNS -d${DURATION}s`.
 #   bench/peer/syscall_profile.sh [BIN_DIR] [WORKERS]      (defaults: build/bin, 1)
+#   PROXY=haproxy bench/peer/syscall_profile.sh build/bin 2  the same counts for HAProxy (nbthread
+#   WORKERS, one server with http-reuse always), side by side with fulcrum-proxy (issue 8, target 5).
 #   WRK_HEADER="Connection: close" for a new connection per request; URL_PATH="/?bytes=1048576"
 #   for 1 MiB responses from fulcrum-echo.
 # Prints each syscall per request, recvfrom calls that returned EAGAIN, context switches, and
@@ -23,6 +25,30 @@ wait_line() { for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.1; 
 pids+=($!)
 wait_line "$tmp/echo.log" "^listening on"
 backend=$(sed -n 's/^listening on //p' "$tmp/echo.log")
+if [ "${PROXY:-fulcrum}" = haproxy ]; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat >"$tmp/haproxy.cfg" <<CFG
+global
+  nbthread $workers
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend bench
+  bind 127.0.0.1:$port
+  default_backend backends
+backend backends
+  server e $backend
+CFG
+  haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/proxy.log" 2>&1 &
+  proxy=$!
+  pids+=($proxy)
+  addr=127.0.0.1:$port
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+else
 cat >"$tmp/proxy.yaml" <<YAML
 apiVersion: fulcrum/v1
 listeners:
@@ -42,11 +68,12 @@ proxy=$!
 pids+=($proxy)
 wait_line "$tmp/proxy.log" "^listening bench on"
 addr=$(sed -n 's/^listening bench on //p' "$tmp/proxy.log")
+fi
 wrk -t1 -c"$CONNS" -d1s "http://$addr/" >/dev/null 2>&1 # warm-up: fills the upstream pool
 
 events=syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto
 events+=,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_accept4
-events+=,syscalls:sys_enter_close,context-switches
+events+=,syscalls:sys_enter_close,syscalls:sys_enter_epoll_pwait,context-switches
 perf stat -x, -e "$events" -p "$proxy" -o "$tmp/perf.csv" &
 perf1=$!
 perf stat -x, -e syscalls:sys_exit_recvfrom --filter 'ret == -11' -p "$proxy" -o "$tmp/eagain.csv" &
@@ -61,7 +88,7 @@ kill -INT "$perf1" "$perf2"
 wait "$perf1" "$perf2" || true
 requests=$(awk '/requests in/ {print $1}' "$tmp/wrk.txt")
 ticks=$(getconf CLK_TCK)
-echo "workers $workers, $CONNS connections ${WRK_HEADER:-keep-alive}: $requests requests"
+echo "${PROXY:-fulcrum}, workers $workers, $CONNS connections ${WRK_HEADER:-keep-alive}: $requests requests"
 sed 's/syscalls:sys_exit_recvfrom/recvfrom_EAGAIN/' "$tmp/eagain.csv" | cat "$tmp/perf.csv" - |
   awk -F, -v r="$requests" '$1 ~ /^[0-9]+$/ {sub("syscalls:sys_enter_", "", $3);
     printf "  %-18s %10d  %6.3f per request\n", $3, $1, $1 / r}'
