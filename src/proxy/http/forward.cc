@@ -124,6 +124,9 @@ constexpr bool isManagedInResponse(FieldKind kind) {
 }
 
 template <bool kRequest> void writeEditFields(const HeaderEdits& edits, HeadWriter& w) {
+  if (edits.set.empty() && edits.add.empty()) {
+    return;
+  }
   for (auto fields : {edits.set, edits.add}) {
     for (const HeaderField& f : fields) {
       const FieldKind kind = detail::classifyField(f.name);
@@ -138,6 +141,9 @@ template <bool kRequest> void writeEditFields(const HeaderEdits& edits, HeadWrit
 // A first guess of a head's size: the bytes it came in as plus room for what the proxy adds.
 size_t estimateHeadBytes(size_t receivedHeadBytes, const HeaderEdits& edits) {
   size_t n = receivedHeadBytes + 256;
+  if (edits.set.empty() && edits.add.empty()) {
+    return n;
+  }
   for (auto fields : {edits.set, edits.add}) {
     for (const HeaderField& f : fields) {
       n += f.name.size() + f.value.size() + 4;

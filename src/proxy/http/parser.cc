@@ -139,8 +139,18 @@ void noteConnection(std::string_view value, FieldSummary& s) {
 }
 
 bool isHostValue(std::string_view v) {
-  for (char c : v) {
-    if (!is(c, detail::kHost)) {
+  // Four bytes per test: their classes ANDed (a Host value is short, under 16 bytes for
+  // "127.0.0.1:8080", so no vector loop).
+  const auto cls = [](char c) { return detail::kChars[static_cast<uint8_t>(c)]; };
+  const char* p = v.data();
+  const char* const end = p + v.size();
+  for (; end - p >= 4; p += 4) {
+    if ((cls(p[0]) & cls(p[1]) & cls(p[2]) & cls(p[3]) & detail::kHost) == 0) {
+      return false;
+    }
+  }
+  for (; p < end; ++p) {
+    if (!is(*p, detail::kHost)) {
       return false;
     }
   }
