@@ -166,7 +166,8 @@ public:
   FieldBatch& operator=(const FieldBatch&) = delete;
 
   size_t size() const { return out_.size(); }
-  void add(const HeaderField& f) { out_.push_back(f); }
+  // flatten: push_back is inlined here (GCC otherwise calls it, ~20 instructions a field).
+  [[gnu::flatten]] void add(const HeaderField& f) { out_.push_back(f); }
 
 private:
   std::vector<HeaderField>& out_;
