@@ -252,11 +252,14 @@ ParseStatus parseFields(const char*& pp, const char* end, uint32_t maxHeaders,
     }
     // Classify from these locals, not from the stored field: reading back the fresh store
     // stalls store forwarding.
-    const HeaderField field{std::string_view(name, nameLen),
-                            std::string_view(value, static_cast<size_t>(valueEnd - value))};
+    const std::string_view fieldName(name, nameLen);
+    const FieldKind kind = detail::classifyField(fieldName);
+    const HeaderField field{fieldName,
+                            std::string_view(value, static_cast<size_t>(valueEnd - value)),
+                            static_cast<uint8_t>(kind)};
     headers.add(field);
 
-    switch (detail::classifyField(field.name)) {
+    switch (kind) {
     case FieldKind::Host:
       if constexpr (kRequest) {
         if (++s.hostCount > 1) {
