@@ -10,8 +10,6 @@
 #include <cstring>
 #include <string_view>
 
-#include "proxy/http/parser.h"
-
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -299,14 +297,6 @@ enum class FieldKind : uint8_t {
   default:
     return FieldKind::Other;
   }
-}
-
-static_assert(static_cast<uint8_t>(FieldKind::XRequestId) < HeaderField::kUnclassified);
-
-// The kind the parser stored in a parsed field, else classifyField of its name.
-[[gnu::always_inline]] inline FieldKind kindOf(const HeaderField& field) {
-  return field.kind != HeaderField::kUnclassified ? static_cast<FieldKind>(field.kind)
-                                                  : classifyField(field.name);
 }
 
 // Hop-by-hop by name alone (RFC 9110 §7.6.1), not counting fields listed in Connection.

@@ -92,7 +92,7 @@ private:
 // Whether `name` is listed in any Connection field of `headers`.
 bool namedInConnection(std::string_view name, const std::vector<HeaderField>& headers) {
   for (const HeaderField& f : headers) {
-    if (detail::kindOf(f) == FieldKind::Connection &&
+    if (detail::classifyField(f.name) == FieldKind::Connection &&
         !detail::forEachListElement(
             f.value, [&](std::string_view token) { return !iequals(token, name); })) {
       return true;
@@ -129,7 +129,7 @@ template <bool kRequest> void writeEditFields(const HeaderEdits& edits, HeadWrit
   }
   for (auto fields : {edits.set, edits.add}) {
     for (const HeaderField& f : fields) {
-      const FieldKind kind = detail::kindOf(f);
+      const FieldKind kind = detail::classifyField(f.name);
       if (kRequest ? isManagedInRequest(kind) : isManagedInResponse(kind)) {
         continue;
       }
@@ -225,7 +225,7 @@ void writeUpstreamRequestHead(const RequestHead& head, const ForwardOptions& opt
   const bool hasEdits = !options.edits.remove.empty() || !options.edits.set.empty();
   bool hasXff = false;
   for (const HeaderField& f : head.headers) {
-    const FieldKind kind = detail::kindOf(f);
+    const FieldKind kind = detail::classifyField(f.name);
     if (kind == FieldKind::Other || kind == FieldKind::Expect) {
       if ((hasEdits && editedAway(f.name, options.edits)) ||
           (head.hasConnectionTokens && namedInConnection(f.name, head.headers)) ||
@@ -247,7 +247,7 @@ void writeUpstreamRequestHead(const RequestHead& head, const ForwardOptions& opt
     bool first = true;
     if (hasXff) {
       for (const HeaderField& f : head.headers) {
-        if (f.value.empty() || detail::kindOf(f) != FieldKind::XForwardedFor) {
+        if (f.value.empty() || detail::classifyField(f.name) != FieldKind::XForwardedFor) {
           continue;
         }
         if (!first) {
@@ -277,7 +277,7 @@ void writeUpstreamRequestHead(const RequestHead& head, const ForwardOptions& opt
   if (head.upgrade && options.allowUpgrade) {
     w.put("Connection: upgrade\r\n");
     for (const HeaderField& f : head.headers) {
-      if (detail::kindOf(f) == FieldKind::Upgrade) {
+      if (detail::classifyField(f.name) == FieldKind::Upgrade) {
         w.field("Upgrade", f.value);
       }
     }
@@ -316,7 +316,7 @@ ResponseDisposition writeDownstreamResponseHead(const ResponseHead& head,
   const bool hasEdits = !options.edits.remove.empty() || !options.edits.set.empty();
   bool hasContentLength = false;
   for (const HeaderField& f : head.headers) {
-    const FieldKind kind = detail::kindOf(f);
+    const FieldKind kind = detail::classifyField(f.name);
     if (kind == FieldKind::ContentLength) {
       hasContentLength = true;
     }
@@ -339,7 +339,7 @@ ResponseDisposition writeDownstreamResponseHead(const ResponseHead& head,
       w.put("Transfer-Encoding: ");
       bool first = true;
       for (const HeaderField& f : head.headers) {
-        if (detail::kindOf(f) == FieldKind::TransferEncoding) {
+        if (detail::classifyField(f.name) == FieldKind::TransferEncoding) {
           if (!first) {
             w.put(", ");
           }
@@ -365,7 +365,7 @@ ResponseDisposition writeDownstreamResponseHead(const ResponseHead& head,
   if (upgrade) {
     w.put("Connection: upgrade\r\n");
     for (const HeaderField& f : head.headers) {
-      if (detail::kindOf(f) == FieldKind::Upgrade) {
+      if (detail::classifyField(f.name) == FieldKind::Upgrade) {
         w.field("Upgrade", f.value);
       }
     }
@@ -488,7 +488,7 @@ std::string_view requestIdFor(const RequestHead& head, std::string_view generate
   std::string_view found;
   int count = 0;
   for (const HeaderField& f : head.headers) {
-    if (detail::kindOf(f) == FieldKind::XRequestId) {
+    if (detail::classifyField(f.name) == FieldKind::XRequestId) {
       found = f.value;
       ++count;
     }
@@ -523,7 +523,7 @@ std::string_view clientAddressFromXff(const RequestHead& head, std::string_view 
   std::string_view result = peer;
   uint32_t seen = 0;
   for (auto it = head.headers.rbegin(); it != head.headers.rend() && seen < trustedHops; ++it) {
-    if (detail::kindOf(*it) != FieldKind::XForwardedFor) {
+    if (detail::classifyField(it->name) != FieldKind::XForwardedFor) {
       continue;
     }
     forEachListElementReverse(it->value, [&](std::string_view entry) {

@@ -252,14 +252,11 @@ ParseStatus parseFields(const char*& pp, const char* end, uint32_t maxHeaders,
     }
     // Classify from these locals, not from the stored field: reading back the fresh store
     // stalls store forwarding.
-    const std::string_view fieldName(name, nameLen);
-    const FieldKind kind = detail::classifyField(fieldName);
-    const HeaderField field{fieldName,
-                            std::string_view(value, static_cast<size_t>(valueEnd - value)),
-                            static_cast<uint8_t>(kind)};
+    const HeaderField field{std::string_view(name, nameLen),
+                            std::string_view(value, static_cast<size_t>(valueEnd - value))};
     headers.add(field);
 
-    switch (kind) {
+    switch (detail::classifyField(field.name)) {
     case FieldKind::Host:
       if constexpr (kRequest) {
         if (++s.hostCount > 1) {

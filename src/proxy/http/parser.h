@@ -19,11 +19,6 @@ namespace fulcrum::http {
 struct HeaderField {
   std::string_view name;  // as received (case preserved); compare with iequals()
   std::string_view value; // leading/trailing OWS stripped
-  // What the parser recognized the name as (an internal detail::FieldKind), so that the head
-  // writers do not compare names again; kUnclassified for fields built elsewhere (configured
-  // edits, tests), which the writers classify themselves.
-  static constexpr uint8_t kUnclassified = 0xff;
-  uint8_t kind = kUnclassified;
 };
 
 enum class BodyFraming : uint8_t {

@@ -331,46 +331,6 @@ TEST(ForwardTest, ResponseUpgradeAndEdits) {
             "HTTP/1.1 200 OK\r\nX-Via: fulcrum\r\nContent-Length: 0\r\n\r\n");
 }
 
-TEST(ForwardTest, FieldsBuiltWithoutTheParsersKindAreClassifiedByName) {
-  // The parser stores each field's kind; heads assembled elsewhere leave it unclassified and
-  // must be written exactly the same.
-  const std::string request =
-      "POST /x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
-      "X-Forwarded-For: 1.2.3.4\r\nX-Request-Id: rid\r\nContent-Length: 3\r\nA: b\r\n\r\n";
-  const RequestHead parsed = parseRequest(request);
-  RequestHead unclassified = parsed;
-  for (HeaderField& f : unclassified.headers) {
-    EXPECT_NE(f.kind, HeaderField::kUnclassified) << f.name;
-    f.kind = HeaderField::kUnclassified;
-  }
-  ForwardOptions o;
-  o.peerAddress = "10.0.0.7";
-  o.generatedRequestId = "gen";
-  std::string a;
-  std::string b;
-  writeUpstreamRequestHead(parsed, o, a);
-  writeUpstreamRequestHead(unclassified, o, b);
-  EXPECT_EQ(a, b);
-  EXPECT_NE(a.find("X-Request-Id: rid\r\n"), std::string::npos) << a;
-  EXPECT_EQ(a.find("X-Hop"), std::string::npos) << a;
-
-  const std::string response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
-                               "Keep-Alive: timeout=5\r\nContent-Type: text/plain\r\n\r\n";
-  const ResponseHead parsedResponse = parseResponse(response);
-  ResponseHead unclassifiedResponse = parsedResponse;
-  for (HeaderField& f : unclassifiedResponse.headers) {
-    f.kind = HeaderField::kUnclassified;
-  }
-  ResponseOptions ro;
-  a.clear();
-  b.clear();
-  writeDownstreamResponseHead(parsedResponse, ro, a);
-  writeDownstreamResponseHead(unclassifiedResponse, ro, b);
-  EXPECT_EQ(a, b);
-  EXPECT_EQ(a.find("Keep-Alive"), std::string::npos) << a;
-  EXPECT_NE(a.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << a;
-}
-
 TEST(ForwardTest, ErrorResponses) {
   std::string out;
   writeErrorResponse(503, "no healthy upstream\n", false, out);
