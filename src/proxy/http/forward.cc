@@ -77,11 +77,36 @@ private:
     p_ = out_.data() + used;
     end_ = out_.data() + out_.size();
   }
+  // Field names and values are mostly under 32 bytes: those are copied inline with two
+  // overlapping loads and stores (reading exactly [s, s + n)), not through a memcpy call.
   void copy(std::string_view s) {
-    if (!s.empty()) { // an empty view may hold nullptr, which memcpy must not get
-      std::memcpy(p_, s.data(), s.size());
-      p_ += s.size();
+    const size_t n = s.size();
+    const char* src = s.data();
+    if (n >= 16) {
+      if (n <= 32) {
+        copyPair<16>(src, n);
+      } else {
+        std::memcpy(p_, src, n);
+      }
+    } else if (n >= 8) {
+      copyPair<8>(src, n);
+    } else if (n >= 4) {
+      copyPair<4>(src, n);
+    } else if (n != 0) { // an empty view may hold nullptr
+      p_[0] = src[0];
+      p_[n / 2] = src[n / 2];
+      p_[n - 1] = src[n - 1];
     }
+    p_ += n;
+  }
+  // kWidth <= n <= 2 * kWidth bytes: the first and the last kWidth, overlapping in the middle.
+  template <size_t kWidth> void copyPair(const char* src, size_t n) {
+    char head[kWidth];
+    char tail[kWidth];
+    std::memcpy(head, src, kWidth);
+    std::memcpy(tail, src + n - kWidth, kWidth);
+    std::memcpy(p_, head, kWidth);
+    std::memcpy(p_ + n - kWidth, tail, kWidth);
   }
 
   std::string& out_;
