@@ -37,7 +37,7 @@ public:
     reserve(1);
     *p_++ = c;
   }
-  void field(std::string_view name, std::string_view value) {
+  [[gnu::always_inline]] void field(std::string_view name, std::string_view value) {
     reserve(name.size() + value.size() + 4);
     copy(name);
     *p_++ = ':';
@@ -50,7 +50,8 @@ public:
     reserve(20);
     p_ = std::to_chars(p_, p_ + 20, n).ptr;
   }
-  void statusLine(uint8_t versionMinor, uint16_t status, std::string_view reason) {
+  [[gnu::always_inline]] void statusLine(uint8_t versionMinor, uint16_t status,
+                                         std::string_view reason) {
     if (reason.empty()) {
       reason = reasonPhrase(status);
     }
@@ -79,7 +80,7 @@ private:
   }
   // Field names and values are mostly under 32 bytes: those are copied inline with two
   // overlapping loads and stores (reading exactly [s, s + n)), not through a memcpy call.
-  void copy(std::string_view s) {
+  [[gnu::always_inline]] void copy(std::string_view s) {
     const size_t n = s.size();
     const char* src = s.data();
     if (n >= 16) {
@@ -100,7 +101,7 @@ private:
     p_ += n;
   }
   // kWidth <= n <= 2 * kWidth bytes: the first and the last kWidth, overlapping in the middle.
-  template <size_t kWidth> void copyPair(const char* src, size_t n) {
+  template <size_t kWidth> [[gnu::always_inline]] void copyPair(const char* src, size_t n) {
     char head[kWidth];
     char tail[kWidth];
     std::memcpy(head, src, kWidth);
