@@ -625,13 +625,18 @@ ParseStatus parseResponseHead(std::string_view buf, const Limits& limits, bool r
     return p + matched == lineEnd ? lineIncomplete() : fail(ParseError::BadStatusLine);
   }
   p += 8;
-  // SP status-code, then SP reason or (tolerated) CR.
-  for (size_t i = 0; i < 4; ++i, ++p) {
-    if (p == lineEnd) {
-      return lineIncomplete();
-    }
-    if (i == 0 ? *p != ' ' : !is(*p, detail::kDigit)) {
-      return fail(ParseError::BadStatusLine);
+  // SP status-code, then SP reason or (tolerated) CR. The usual complete line in one test.
+  const auto isDigit = [](char c) { return static_cast<unsigned char>(c - '0') < 10; };
+  if (lineEnd - p >= 4 && p[0] == ' ' && isDigit(p[1]) && isDigit(p[2]) && isDigit(p[3])) {
+    p += 4;
+  } else {
+    for (size_t i = 0; i < 4; ++i, ++p) {
+      if (p == lineEnd) {
+        return lineIncomplete();
+      }
+      if (i == 0 ? *p != ' ' : !is(*p, detail::kDigit)) {
+        return fail(ParseError::BadStatusLine);
+      }
     }
   }
   if (begin[5] != '1' || (begin[7] != '0' && begin[7] != '1')) {
