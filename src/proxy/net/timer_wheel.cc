@@ -1,5 +1,8 @@
 #include "proxy/net/timer_wheel.h"
 
+#include <algorithm>
+#include <bit>
+
 namespace fulcrum::net {
 
 Timer::~Timer() {
@@ -17,7 +20,9 @@ void Timer::unlink() {
 
 TimerWheel::TimerWheel(boost::asio::io_context& io, const TimeSource& time,
                        std::chrono::milliseconds tick, size_t slots)
-    : ticker_(io), time_(time), tick_(tick), slots_(slots) {
+    : ticker_(io), time_(time), tick_(tick),
+      tickNs_(std::chrono::duration_cast<MonotonicTime::duration>(tick).count()),
+      slots_(std::bit_ceil(std::max<size_t>(slots, 1))), slotMask_(slots_.size() - 1) {
   for (Timer& sentinel : slots_) {
     sentinel.prev_ = &sentinel;
     sentinel.next_ = &sentinel;
@@ -42,18 +47,18 @@ uint64_t TimerWheel::tickOf(MonotonicTime t) const {
     return 0;
   }
   // Round up: a timer is placed in the first tick at or after its deadline.
-  auto d = t - epoch_;
-  return static_cast<uint64_t>((d + tick_ - std::chrono::nanoseconds(1)) / tick_);
+  const int64_t d = (t - epoch_).count();
+  return static_cast<uint64_t>((d + tickNs_ - 1) / tickNs_);
 }
 
-void TimerWheel::arm(Timer& timer, MonotonicTime deadline) {
+void TimerWheel::link(Timer& timer, MonotonicTime deadline) {
   timer.unlink();
   timer.deadline_ = deadline;
-  uint64_t t = tickOf(deadline);
-  if (t <= lastTick_) {
-    t = lastTick_ + 1;
-  }
-  Timer& head = slots_[t % slots_.size()];
+  insert(timer, std::max(tickOf(deadline), lastTick_ + 1));
+}
+
+void TimerWheel::insert(Timer& timer, uint64_t tick) {
+  Timer& head = slots_[tick & slotMask_];
   timer.prev_ = head.prev_;
   timer.next_ = &head;
   head.prev_->next_ = &timer;
@@ -72,7 +77,7 @@ void TimerWheel::advance(MonotonicTime now) {
   expired.prev_ = &expired;
   expired.next_ = &expired;
   for (uint64_t t = from; t <= target; ++t) {
-    Timer& head = slots_[t % slots_.size()];
+    Timer& head = slots_[t & slotMask_];
     for (Timer* e = head.next_; e != &head;) {
       Timer* next = e->next_;
       if (e->deadline_ <= now) {
@@ -81,6 +86,12 @@ void TimerWheel::advance(MonotonicTime now) {
         e->next_ = &expired;
         expired.prev_->next_ = e;
         expired.prev_ = e;
+      } else if (const uint64_t due = std::max(tickOf(e->deadline_), target + 1);
+                 (due & slotMask_) != (t & slotMask_)) {
+        // Moved later by arm() after it was linked here: on to the slot of its deadline (a
+        // later one than every slot this loop visits before it, or one it revisits harmlessly).
+        e->unlink();
+        insert(*e, due);
       }
       e = next;
     }

@@ -8,6 +8,12 @@
 // the last tick, so deadlines computed from it are at most one tick early: fine for timeouts of
 // tens of milliseconds and more, which is all the data plane uses.
 //
+// Cost: a session re-arms its one timer about five times per request, mostly to a later
+// deadline (head timeout -> stream idle -> ...). Moving a timer later only writes its deadline:
+// it stays in the slot of the earlier one, and when the wheel reaches that slot it moves the
+// timer to the slot of its current deadline instead of firing it. Moving it earlier (or arming
+// a disarmed timer) links it into its slot, O(1). The slot count is a power of two.
+//
 // Threading: one wheel per worker; arm/disarm/now only on that worker's thread. A Timer must be
 // disarmed (or destroyed, which disarms) before its owner goes away; callbacks run on the worker.
 
@@ -68,8 +74,15 @@ public:
   // Reads the clock again (call after a long blocking section; not needed on the request path).
   void refreshNow() { now_ = time_.monotonicTime(); }
 
-  // (Re)arms `timer` to fire at `deadline`. Moving an armed timer is O(1).
-  void arm(Timer& timer, MonotonicTime deadline);
+  // (Re)arms `timer` to fire at `deadline`. Moving an armed timer is O(1); moving it later is a
+  // store.
+  void arm(Timer& timer, MonotonicTime deadline) {
+    if (timer.armed() && deadline >= timer.deadline_) {
+      timer.deadline_ = deadline;
+      return;
+    }
+    link(timer, deadline);
+  }
   void armAfter(Timer& timer, std::chrono::milliseconds delay) { arm(timer, now_ + delay); }
   static void disarm(Timer& timer) { timer.unlink(); }
 
@@ -79,11 +92,15 @@ public:
 private:
   void scheduleTick();
   uint64_t tickOf(MonotonicTime t) const;
+  void link(Timer& timer, MonotonicTime deadline);
+  void insert(Timer& timer, uint64_t tick);
 
   boost::asio::steady_timer ticker_;
   const TimeSource& time_;
   std::chrono::milliseconds tick_;
-  std::vector<Timer> slots_; // sentinels of circular lists
+  int64_t tickNs_;           // tick_ in the clock's unit
+  std::vector<Timer> slots_; // sentinels of circular lists; size a power of two
+  uint64_t slotMask_;
   MonotonicTime epoch_;
   MonotonicTime now_;
   uint64_t lastTick_ = 0;

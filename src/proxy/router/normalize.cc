@@ -28,6 +28,17 @@ bool isUnreserved(unsigned char c) {
 
 // True if `path` has a "." or ".." segment, an empty segment (when merging) or any '%'.
 bool needsWork(std::string_view path, bool mergeSlashes) {
+  if (!mergeSlashes && path.size() <= 64) {
+    // The usual short path: without a '%' or a '.' nothing can change. One pass without the
+    // memchr calls below (three for "/").
+    bool special = false;
+    for (const char c : path) {
+      special |= (c == '%') | (c == '.');
+    }
+    if (!special) {
+      return false;
+    }
+  }
   if (path.find('%') != std::string_view::npos) {
     return true;
   }

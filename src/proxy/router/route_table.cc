@@ -204,20 +204,26 @@ public:
   }
 
   RouteMatchResult lookup(const RequestView& request) const override {
-    std::array<char, kMaxHostBytes> buf;
-    std::string_view host = canonicalHost(request.host, buf);
     const Candidate* found = nullptr;
-    if (!host.empty()) {
-      if (uint32_t root = hosts_.find(kExactScope, host); root != HostTable::kNotFound) {
-        found = matchBucket(root, request);
-      }
-      // Wildcard suffixes, longest first: "a.b.example.org" tries ".b.example.org", then
-      // ".example.org", then ".org". The wildcard label must not be empty.
-      for (size_t dot = host.find('.', 1); found == nullptr && dot != std::string_view::npos;
-           dot = host.find('.', dot + 1)) {
-        if (uint32_t root = hosts_.find(kWildcardScope, host.substr(dot));
-            root != HostTable::kNotFound) {
-          found = matchBucket(root, request);
+    // A table without hostnames (or without wildcards) skips what cannot match: the host's
+    // canonical form and the probe per label.
+    if (hasExactHosts_ || hasWildcardHosts_) {
+      std::array<char, kMaxHostBytes> buf;
+      const std::string_view host = canonicalHost(request.host, buf);
+      if (!host.empty()) {
+        if (hasExactHosts_) {
+          if (uint32_t root = hosts_.find(kExactScope, host); root != HostTable::kNotFound) {
+            found = matchBucket(root, request);
+          }
+        }
+        // Wildcard suffixes, longest first: "a.b.example.org" tries ".b.example.org", then
+        // ".example.org", then ".org". The wildcard label must not be empty.
+        for (size_t dot = hasWildcardHosts_ ? host.find('.', 1) : std::string_view::npos;
+             found == nullptr && dot != std::string_view::npos; dot = host.find('.', dot + 1)) {
+          if (uint32_t root = hosts_.find(kWildcardScope, host.substr(dot));
+              root != HostTable::kNotFound) {
+            found = matchBucket(root, request);
+          }
         }
       }
     }
@@ -242,6 +248,8 @@ public:
   HostTable hosts_;                     // (scope, host) -> bucket index, then root with flags
   uint32_t anyHost_ = UINT32_MAX;       // bucket index (build time)
   uint32_t anyHostRoot_ = UINT32_MAX;   // root with flags
+  bool hasExactHosts_ = false;          // hosts_ holds kExactScope keys
+  bool hasWildcardHosts_ = false;       // hosts_ holds kWildcardScope keys
   detail::LargeVector<Node> nodes_;
   EdgeTable edges_;                      // (parent node, segment) -> child node id with flags
   detail::LargeVector<Candidate> lists_; // sorted by precedence within each Range
@@ -350,6 +358,7 @@ public:
     }
     bool wildcard = host.size() > 2 && host[0] == '*' && host[1] == '.';
     std::string_view key = wildcard ? std::string_view(host).substr(1) : std::string_view(host);
+    (wildcard ? t_.hasWildcardHosts_ : t_.hasExactHosts_) = true;
     uint32_t& bucket = t_.hosts_.insert(
         wildcard ? RouteTableImpl::kWildcardScope : RouteTableImpl::kExactScope, key);
     if (bucket == RouteTableImpl::HostTable::kNotFound) {

@@ -15,7 +15,9 @@ inline void splitTarget(std::string_view target, std::string_view& path, std::st
   auto startsWithNoCase = [](std::string_view s, std::string_view prefix) {
     return s.size() >= prefix.size() && http::iequals(s.substr(0, prefix.size()), prefix);
   };
-  if (startsWithNoCase(target, "http://") || startsWithNoCase(target, "https://")) {
+  const bool originForm = !target.empty() && target[0] == '/';
+  if (!originForm &&
+      (startsWithNoCase(target, "http://") || startsWithNoCase(target, "https://"))) {
     const size_t authority = target.find("//") + 2;
     const size_t end = target.find_first_of("/?", authority);
     target = end == std::string_view::npos ? std::string_view("/") : target.substr(end);

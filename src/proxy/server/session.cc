@@ -12,6 +12,7 @@
 #include "proxy/lb/hash.h"
 #include "proxy/router/filters.h"
 #include "proxy/server/request_target.h"
+#include "proxy/tracing/trace_context.h"
 
 #include "proxy/http/forward.h"
 #include <boost/asio/bind_allocator.hpp>
@@ -470,13 +471,8 @@ void Session::route(bool drained) {
 
   // The upstream head is written now, while the head's views into in_ are valid.
   char requestId[32];
-  static constexpr char kHex[] = "0123456789abcdef";
   const uint64_t a = worker_.rng().next();
-  const uint64_t b = worker_.rng().next();
-  for (int i = 0; i < 16; ++i) {
-    requestId[i] = kHex[(a >> (i * 4)) & 0xf];
-    requestId[16 + i] = kHex[(b >> (i * 4)) & 0xf];
-  }
+  tracing::writeHexWords(a, worker_.rng().next(), requestId);
   http::ForwardOptions forwarding;
   forwarding.peerAddress = std::string_view(clientIp_, clientIpLen_);
   forwarding.generatedRequestId = std::string_view(requestId, sizeof(requestId));

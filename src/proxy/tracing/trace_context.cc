@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace fulcrum::tracing {
 
 namespace {
@@ -85,9 +89,34 @@ std::optional<TraceParent> parseTraceparent(std::string_view value) {
 }
 
 void writeHex(const uint8_t* bytes, size_t size, char* out) {
-  for (size_t i = 0; i < size; ++i) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  // 8 bytes -> 16 digits at a time: the high and low nibbles interleaved, each mapped to '0'..'9'
+  // or 'a'..'f' with a compare instead of a table lookup per byte.
+  const __m128i kNibble = _mm_set1_epi8(0x0f);
+  const __m128i kNine = _mm_set1_epi8(9);
+  const __m128i kZero = _mm_set1_epi8('0');
+  const __m128i kLetterGap = _mm_set1_epi8('a' - '0' - 10);
+  for (; size - i >= 8; i += 8) {
+    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes + i));
+    const __m128i high = _mm_and_si128(_mm_srli_epi16(v, 4), kNibble);
+    const __m128i low = _mm_and_si128(v, kNibble);
+    const __m128i nibbles = _mm_unpacklo_epi8(high, low);
+    const __m128i letters = _mm_and_si128(_mm_cmpgt_epi8(nibbles, kNine), kLetterGap);
+    const __m128i digits = _mm_add_epi8(_mm_add_epi8(nibbles, kZero), letters);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * i), digits);
+  }
+#endif
+  for (; i < size; ++i) {
     std::memcpy(out + 2 * i, &kHexPairs.digits[bytes[i]], 2);
   }
+}
+
+void writeHexWords(uint64_t first, uint64_t second, char* out) {
+  uint8_t bytes[16];
+  std::memcpy(bytes, &first, 8);
+  std::memcpy(bytes + 8, &second, 8);
+  writeHex(bytes, sizeof(bytes), out);
 }
 
 void writeTraceparent(const TraceId& traceId, const SpanId& spanId, uint8_t flags, char* out) {

@@ -42,8 +42,12 @@ inline constexpr size_t kTraceparentSize = 55;
 // Writes "00-<trace-id>-<span-id>-<flags>" (exactly kTraceparentSize characters) to `out`.
 void writeTraceparent(const TraceId& traceId, const SpanId& spanId, uint8_t flags, char* out);
 
-// Lowercase hex of the id (32 / 16 characters) into `out`.
+// Lowercase hex of `size` bytes (2 * size characters, high nibble first) into `out`.
 void writeHex(const uint8_t* bytes, size_t size, char* out);
+
+// 32 lowercase hex characters of two words' bytes as they lie in memory (little-endian), into
+// `out`: a random request ID from two random words, without a digit loop.
+void writeHexWords(uint64_t first, uint64_t second, char* out);
 
 bool isZero(const TraceId& id);
 bool isZero(const SpanId& id);

@@ -110,5 +110,84 @@ TEST_F(TimerWheelTest, LateTickFiresEverythingDue) {
   EXPECT_EQ(log_.size(), 10u);
 }
 
+TEST_F(TimerWheelTest, MovedLaterFiresAtTheNewDeadlineOnly) {
+  // A later deadline only updates the timer; the wheel re-slots it when it reaches the old slot.
+  Fired a{&log_, 1};
+  Timer ta(&Fired::cb, &a);
+  wheel_.armAfter(ta, 20ms);
+  wheel_.armAfter(ta, 55ms);
+  EXPECT_EQ(ta.deadline(), MonotonicTime{std::chrono::seconds(1000)} + 55ms);
+  advanceTo(20ms);
+  advanceTo(50ms);
+  EXPECT_TRUE(log_.empty());
+  EXPECT_TRUE(ta.armed());
+  advanceTo(60ms);
+  EXPECT_EQ(log_, std::vector<int>{1});
+}
+
+TEST_F(TimerWheelTest, MovedLaterThenEarlier) {
+  Fired a{&log_, 1};
+  Timer ta(&Fired::cb, &a);
+  wheel_.armAfter(ta, 100ms);
+  wheel_.armAfter(ta, 300ms); // later: stays in the 100 ms slot
+  wheel_.armAfter(ta, 40ms);  // earlier: linked into the 40 ms slot
+  advanceTo(39ms);
+  EXPECT_TRUE(log_.empty());
+  advanceTo(40ms);
+  EXPECT_EQ(log_, std::vector<int>{1});
+  advanceTo(400ms);
+  EXPECT_EQ(log_, std::vector<int>{1});
+}
+
+TEST_F(TimerWheelTest, MovedLaterByMoreThanARevolution) {
+  Fired a{&log_, 1};
+  Fired b{&log_, 2};
+  Timer ta(&Fired::cb, &a);
+  Timer tb(&Fired::cb, &b);
+  wheel_.armAfter(ta, 30ms);
+  wheel_.armAfter(ta, 30ms + 640ms); // the same slot one revolution on
+  wheel_.armAfter(tb, 30ms);
+  wheel_.armAfter(tb, 1500ms);
+  for (int ms = 10; ms < 1500; ms += 10) {
+    advanceTo(std::chrono::milliseconds(ms));
+    if (ms < 670) {
+      EXPECT_TRUE(log_.empty()) << ms;
+    }
+  }
+  EXPECT_EQ(log_, std::vector<int>{1});
+  advanceTo(1500ms);
+  EXPECT_EQ(log_, (std::vector<int>{1, 2}));
+}
+
+TEST_F(TimerWheelTest, MovedLaterAndLateTick) {
+  // One late tick visits the old slot and the new one: the timer fires only if its deadline
+  // passed.
+  Fired a{&log_, 1};
+  Fired b{&log_, 2};
+  Timer ta(&Fired::cb, &a);
+  Timer tb(&Fired::cb, &b);
+  wheel_.armAfter(ta, 20ms);
+  wheel_.armAfter(ta, 90ms);
+  wheel_.armAfter(tb, 20ms);
+  wheel_.armAfter(tb, 5000ms);
+  advanceTo(100ms);
+  EXPECT_EQ(log_, std::vector<int>{1});
+  advanceTo(4990ms);
+  EXPECT_EQ(log_, std::vector<int>{1});
+  advanceTo(5000ms);
+  EXPECT_EQ(log_, (std::vector<int>{1, 2}));
+}
+
+TEST_F(TimerWheelTest, SlotCountIsRoundedUpToAPowerOfTwo) {
+  TimerWheel odd{io_, time_, 10ms, 50}; // 64 slots
+  Fired a{&log_, 1};
+  Timer ta(&Fired::cb, &a);
+  odd.armAfter(ta, 600ms);
+  odd.advance(MonotonicTime{std::chrono::seconds(1000)} + 590ms);
+  EXPECT_TRUE(log_.empty());
+  odd.advance(MonotonicTime{std::chrono::seconds(1000)} + 600ms);
+  EXPECT_EQ(log_, std::vector<int>{1});
+}
+
 } // namespace
 } // namespace fulcrum::net

@@ -331,6 +331,31 @@ TEST(ForwardTest, ResponseUpgradeAndEdits) {
             "HTTP/1.1 200 OK\r\nX-Via: fulcrum\r\nContent-Length: 0\r\n\r\n");
 }
 
+TEST(ForwardTest, CopiesNamesAndValuesOfEveryLength) {
+  // The writer copies short strings inline in size classes (1-3, 4-7, 8-15, 16-32, longer).
+  std::string response = "HTTP/1.1 200 OK\r\n";
+  std::vector<std::string> lines;
+  for (size_t n = 1; n <= 70; ++n) {
+    std::string name(n, 'n');
+    name[0] = 'X';
+    name[n - 1] = static_cast<char>('a' + n % 26);
+    std::string value;
+    for (size_t i = 0; i < n - 1; ++i) {
+      value.push_back(static_cast<char>('0' + (i * 7 + n) % 10));
+    }
+    lines.push_back(name + ": " + value + "\r\n");
+    response += lines.back();
+  }
+  response += "Content-Length: 0\r\n\r\n";
+  const ResponseHead head = parseResponse(response);
+  std::string out;
+  writeDownstreamResponseHead(head, ResponseOptions{}, out);
+  for (const std::string& line : lines) {
+    EXPECT_NE(out.find("\r\n" + line), std::string::npos) << line;
+  }
+  EXPECT_EQ(out.size(), response.size());
+}
+
 TEST(ForwardTest, ErrorResponses) {
   std::string out;
   writeErrorResponse(503, "no healthy upstream\n", false, out);

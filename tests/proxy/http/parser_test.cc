@@ -1,5 +1,7 @@
 #include "proxy/http/parser.h"
 
+#include "proxy/http/chars.h"
+
 #include <string>
 #include <vector>
 
@@ -408,6 +410,43 @@ TEST(ParserTest, SkipsAFewLeadingEmptyLines) {
   ASSERT_EQ(parse(text, head).status, ParseStatus::Done);
   EXPECT_EQ(head.method, "GET");
   EXPECT_EQ(head.headBytes, text.size());
+}
+
+TEST(ParserTest, HostValueBytesAtEveryPositionAndLength) {
+  // The Host check runs 16 bytes at a time when 16 can be read (the value, then what follows it
+  // in the buffer) and byte by byte otherwise: every byte a field value may hold, at positions
+  // on both sides of 16, in short and long values, with the Host field last (little readable
+  // after it) and first. Accepted exactly when the byte table says kHost.
+  std::vector<unsigned char> bytes;
+  for (int b = 0x21; b <= 0xFF; ++b) {
+    if (b != 0x7F) {
+      bytes.push_back(static_cast<unsigned char>(b));
+    }
+  }
+  for (const size_t size : {1u, 5u, 15u, 16u, 17u, 31u, 40u}) {
+    for (size_t position = 0; position < size; position += (position < 18 ? 1 : 7)) {
+      for (const bool hostLast : {true, false}) {
+        for (const unsigned char b : bytes) {
+          std::string host(size, 'a');
+          host[size / 2 == position ? (position + 1) % size : size / 2] = '9';
+          host[position] = static_cast<char>(b);
+          const std::string hostField = "Host: " + host + "\r\n";
+          const std::string text = "GET / HTTP/1.1\r\n" + (hostLast ? "" : hostField) + "X: y\r\n" +
+                                   (hostLast ? hostField : "") + "\r\n";
+          RequestHead head;
+          const Parsed r = parse(text, head);
+          const bool allowed = detail::is(static_cast<char>(b), detail::kHost);
+          ASSERT_EQ(r.status, allowed ? ParseStatus::Done : ParseStatus::Error)
+              << "byte " << int(b) << " at " << position << " of " << size;
+          if (allowed) {
+            EXPECT_EQ(head.host, host);
+          } else {
+            EXPECT_EQ(r.error, ParseError::BadHeaderValue);
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(ParserTest, HttpTenWithoutHostIsFine) {

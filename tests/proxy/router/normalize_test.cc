@@ -77,6 +77,27 @@ TEST(NormalizePath, FastPathReturnsTheInput) {
   EXPECT_EQ(scratch, "untouched");
 }
 
+TEST(NormalizePath, ShortAndLongPathsAroundTheOnePassCheck) {
+  // Paths up to 64 bytes without '%' or '.' are returned after one pass; the rest go through
+  // the segment scan. Both sides of the length bound, with and without work to do.
+  std::string scratch = "untouched";
+  for (const size_t size : {1u, 63u, 64u, 65u, 200u}) {
+    const std::string plain = "/" + std::string(size - 1, 'a');
+    auto r = normalizePath(plain, scratch, false);
+    ASSERT_TRUE(r.ok()) << size;
+    EXPECT_EQ(r.value().data(), plain.data()) << size;
+    const std::string dotted = plain + "/../b";
+    r = normalizePath(dotted, scratch, false);
+    ASSERT_TRUE(r.ok()) << size;
+    EXPECT_EQ(r.value(), "/b") << size;
+    const std::string dottedName = plain + "/x.y";
+    r = normalizePath(dottedName, scratch, false);
+    ASSERT_TRUE(r.ok()) << size;
+    EXPECT_EQ(r.value().data(), dottedName.data()) << size;
+  }
+  EXPECT_EQ(scratch.find('.'), std::string::npos); // only the "/../b" cases wrote it
+}
+
 TEST(NormalizePath, SlowPathWritesScratch) {
   std::string scratch;
   std::string_view in = "/a/../b";

@@ -244,6 +244,33 @@ TEST(RouteTable, LongHostOnlyReachesAnyHostRoutes) {
   EXPECT_EQ(describe(table.value()->match(view)), "any/0");
 }
 
+TEST(RouteTable, TablesWithOnlySomeKindsOfHostnames) {
+  // lookup() skips the exact probe and the wildcard walk when the table has no such hostnames.
+  const auto lookupIn = [](const config::Config& c, std::string_view host) {
+    auto table = compileRouteTable(c);
+    EXPECT_TRUE(table.ok());
+    return describe(table.value()->match(RequestView{host, "/x", "", "GET", {}}));
+  };
+  config::Config anyOnly = baseConfig();
+  addRoute(anyOnly, "any", {}, {rule({})});
+  EXPECT_EQ(lookupIn(anyOnly, "127.0.0.1:8080"), "any/0");
+  EXPECT_EQ(lookupIn(anyOnly, ""), "any/0");
+
+  config::Config exactOnly = baseConfig();
+  addRoute(exactOnly, "exact", {"a.example.com"}, {rule({})});
+  EXPECT_EQ(lookupIn(exactOnly, "A.Example.com:80"), "exact/0");
+  EXPECT_EQ(lookupIn(exactOnly, "b.a.example.com"), "");
+  addRoute(exactOnly, "any", {}, {rule({})});
+  EXPECT_EQ(lookupIn(exactOnly, "b.a.example.com"), "any/0");
+
+  config::Config wildcardOnly = baseConfig();
+  addRoute(wildcardOnly, "wild", {"*.example.com"}, {rule({})});
+  EXPECT_EQ(lookupIn(wildcardOnly, "x.y.Example.com."), "wild/0");
+  EXPECT_EQ(lookupIn(wildcardOnly, "example.com"), "");
+  addRoute(wildcardOnly, "any", {"*"}, {rule({})});
+  EXPECT_EQ(lookupIn(wildcardOnly, "example.com"), "any/0");
+}
+
 TEST(RouteTable, ResolvesPoolsByIndexInConfig) {
   config::Config c = baseConfig();
   config::Rule r = rule({prefix("/")});

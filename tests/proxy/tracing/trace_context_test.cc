@@ -114,5 +114,32 @@ TEST(Traceparent, GeneratedIdsAreNeverZero) {
   EXPECT_TRUE(isZero(SpanId{}));
 }
 
+TEST(Hex, EveryByteValueAtEveryLengthAndOffset) {
+  // writeHex converts 8 bytes at a time and the rest one by one: check both against a
+  // digit-by-digit reference, for every byte value and the lengths around the block size.
+  uint8_t bytes[256];
+  for (int i = 0; i < 256; ++i) {
+    bytes[i] = static_cast<uint8_t>(i);
+  }
+  constexpr char kDigits[] = "0123456789abcdef";
+  for (size_t offset = 0; offset < 256; offset += 7) {
+    for (size_t size = 0; size <= 25 && offset + size <= 256; ++size) {
+      std::string want;
+      for (size_t i = 0; i < size; ++i) {
+        want.push_back(kDigits[bytes[offset + i] >> 4]);
+        want.push_back(kDigits[bytes[offset + i] & 0xf]);
+      }
+      EXPECT_EQ(hex(bytes + offset, size), want) << offset << " " << size;
+    }
+  }
+  EXPECT_EQ(hex(bytes, 256).substr(2 * 0xf0), "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff");
+}
+
+TEST(Hex, WordsAreWrittenInMemoryOrder) {
+  char out[32];
+  writeHexWords(0x0706050403020100ULL, 0xfffefdfcfbfaf9f8ULL, out);
+  EXPECT_EQ(std::string_view(out, sizeof(out)), "0001020304050607f8f9fafbfcfdfeff");
+}
+
 } // namespace
 } // namespace fulcrum::tracing
