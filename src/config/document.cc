@@ -1,5 +1,6 @@
 #include "config/document.h"
 
+#include <algorithm>
 #include <cstring>
 #include <istream>
 #include <streambuf>
@@ -10,6 +11,9 @@
 #include <yaml-cpp/mark.h>
 #include <yaml-cpp/parser.h>
 
+#include <xxhash.h>
+
+#include "config/decode_cache.h"
 #include "config/lexical.h"
 
 namespace fulcrum::config {
@@ -94,6 +98,20 @@ void NodeRef::fingerprint(std::string& out) const {
       stack.emplace_back(child, 0);
     }
   }
+}
+
+std::optional<ContentKey> NodeRef::contentKey() const {
+  const auto& keys = tree_->keys_;
+  auto it = std::lower_bound(keys.begin(), keys.end(), index_,
+                             [](const Tree::KeyedNode& k, uint32_t node) { return k.node < node; });
+  if (it == keys.end() || it->node != index_) {
+    return std::nullopt;
+  }
+  return it->key;
+}
+
+bool NodeRef::reused() const {
+  return tree_->nodes_[index_].reused;
 }
 
 std::string NodeRef::describe() const {
@@ -201,6 +219,17 @@ public:
     attach(index, 1);
     defineAnchor(anchor, index, 1);
   }
+
+  // A route element the DecodeCache holds under `key` (parseYaml with a cache): one Null node.
+  void OnReused(const YAML::Mark& mark, const ContentKey& key) {
+    uint32_t index = addNode(NodeKind::Null, mark);
+    tree_.nodes_[index].reused = true;
+    attach(index, 1);
+    setKey(index, key);
+  }
+  // Records the key of node `index`; nodes are keyed in ascending order.
+  void setKey(uint32_t index, const ContentKey& key) { tree_.keys_.push_back({index, key}); }
+  uint32_t nextNode() const { return static_cast<uint32_t>(tree_.nodes_.size()); }
 
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
@@ -359,7 +388,11 @@ namespace {
 // exactly as before. TreeBuilder may throw BuildError (nesting, size): the caller catches it.
 class JsonReader {
 public:
-  JsonReader(std::string_view text, TreeBuilder& builder) : text_(text), builder_(builder) {}
+  // With a `cache`, the first "routes" list of the root map is read element by element as
+  // described at parseYaml(text, cache, file).
+  JsonReader(std::string_view text, TreeBuilder& builder, const DecodeCache* cache = nullptr,
+             std::string_view file = {})
+      : text_(text), builder_(builder), cache_(cache), file_(file) {}
 
   bool read() {
     skipSpace();
@@ -467,13 +500,20 @@ private:
         return false;
       }
       builder_.OnScalar(keyAt, "!", YAML::NullAnchor, scratch_);
+      // The decoder reads the first "routes" of the document's root map (decoder.cc, Fields).
+      const bool routes = depth == 0 && cache_ != nullptr && !routesSeen_ && scratch_ == "routes";
+      routesSeen_ = routesSeen_ || routes;
       skipSpace();
       if (pos_ >= text_.size() || text_[pos_] != ':') {
         return false;
       }
       ++pos_;
       skipSpace();
-      if (!value(depth + 1)) {
+      if (routes && pos_ < text_.size() && text_[pos_] == '[') {
+        if (!routeList(mark(), depth + 1)) {
+          return false;
+        }
+      } else if (!value(depth + 1)) {
         return false;
       }
       skipSpace();
@@ -516,6 +556,148 @@ private:
       }
       return false;
     }
+  }
+
+  // array() for the route list: each element is keyed, and skipped when the cache holds it.
+  bool routeList(const YAML::Mark& at, size_t depth) {
+    ++pos_;
+    builder_.OnSequenceStart(at, "?", YAML::NullAnchor, YAML::EmitterStyle::Flow);
+    skipSpace();
+    if (pos_ < text_.size() && text_[pos_] == ']') {
+      ++pos_;
+      builder_.OnSequenceEnd();
+      return true;
+    }
+    for (uint64_t index = 0;; ++index) {
+      skipSpace();
+      if (!routeElement(depth + 1, index)) {
+        return false;
+      }
+      skipSpace();
+      if (pos_ < text_.size() && text_[pos_] == ',') {
+        ++pos_;
+        continue;
+      }
+      if (pos_ < text_.size() && text_[pos_] == ']') {
+        ++pos_;
+        builder_.OnSequenceEnd();
+        return true;
+      }
+      return false;
+    }
+  }
+
+  // One element of the route list. The key covers everything the element's subtree depends on:
+  // its bytes (kinds, scalars, quoting, structure, and the marks relative to its start), where
+  // it starts (line, column), its index (the decoder's path) and the file. A skipped element was
+  // accepted by this reader, at this position, when the cache entry was made (entries come only
+  // from keys computed here, over the bytes value() consumed), so it would parse to the same
+  // subtree now; anything the scan is unsure of is parsed.
+  bool routeElement(size_t depth, uint64_t index) {
+    if (pos_ >= text_.size()) {
+      return false;
+    }
+    const YAML::Mark at = mark();
+    const size_t start = pos_;
+    if (text_[pos_] == '{') {
+      Extent extent;
+      if (scanValue(extent)) {
+        const ContentKey key = contentKey(index, at, start, extent.end);
+        if (cache_->hasPrevious(key)) {
+          builder_.OnReused(at, key);
+          pos_ = extent.end;
+          if (extent.newlines > 0) {
+            line_ += extent.newlines;
+            lineStart_ = extent.lastLineStart;
+          }
+          return true;
+        }
+      }
+    }
+    const uint32_t node = builder_.nextNode();
+    if (!value(depth)) {
+      return false;
+    }
+    builder_.setKey(node, contentKey(index, at, start, pos_));
+    return true;
+  }
+
+  struct Extent {
+    size_t end = 0;         // one past the value
+    int newlines = 0;       // '\n' in the value
+    size_t lastLineStart = 0; // one past the last '\n'
+  };
+
+  // Finds the end of the object or array at pos_ by its brackets and strings alone (no nodes, no
+  // unescaping, no validation beyond that). False when the text ends first, a string holds a
+  // control character, or the nesting is deeper than the builder accepts.
+  bool scanValue(Extent& out) const {
+    const char* data = text_.data();
+    const size_t size = text_.size();
+    size_t depth = 0;
+    size_t p = pos_;
+    while (p < size) {
+      switch (data[p]) {
+      case '"':
+        ++p;
+        while (true) {
+          if (p >= size) {
+            return false;
+          }
+          const unsigned char c = static_cast<unsigned char>(data[p]);
+          if (c == '"') {
+            break;
+          }
+          if (c == '\\') {
+            p += 2;
+          } else if (c < 0x20) {
+            return false;
+          } else {
+            ++p;
+          }
+        }
+        break;
+      case '{':
+      case '[':
+        if (++depth > kMaxNestingDepth) {
+          return false;
+        }
+        break;
+      case '}':
+      case ']':
+        if (--depth == 0) {
+          out.end = p + 1;
+          return true;
+        }
+        break;
+      case '\n':
+        ++out.newlines;
+        out.lastLineStart = p + 1;
+        break;
+      default:
+        break;
+      }
+      ++p;
+    }
+    return false;
+  }
+
+  ContentKey contentKey(uint64_t index, const YAML::Mark& at, size_t start, size_t end) {
+    if (!hashState_) {
+      hashState_.reset(XXH3_createState());
+      if (!hashState_) {
+        throw std::bad_alloc();
+      }
+    }
+    XXH3_state_t* state = hashState_.get();
+    const int64_t header[4] = {static_cast<int64_t>(index), at.line, at.column,
+                               static_cast<int64_t>(file_.size())};
+    XXH3_128bits_reset_withSeed(state, kContentKeySeed);
+    XXH3_128bits_update(state, header, sizeof header);
+    XXH3_128bits_update(state, file_.data(), file_.size());
+    XXH3_128bits_update(state, text_.data() + start, end - start);
+    const XXH128_hash_t hash = XXH3_128bits_digest(state);
+    return ContentKey{hash.low64, hash.high64};
   }
 
   static int hexDigit(char c) {
@@ -648,8 +830,20 @@ private:
     return true;
   }
 
+  // Keys of JSON route elements are in their own domain (NodeRef::fingerprint keys hash a
+  // different encoding; the seed keeps the two apart).
+  static constexpr XXH64_hash_t kContentKeySeed = 0x6a736f6e726f7574; // "jsonrout"
+
+  struct FreeState {
+    void operator()(XXH3_state_t* s) const { XXH3_freeState(s); }
+  };
+
   std::string_view text_;
   TreeBuilder& builder_;
+  const DecodeCache* cache_;
+  std::string_view file_;
+  bool routesSeen_ = false;
+  std::unique_ptr<XXH3_state_t, FreeState> hashState_;
   size_t pos_ = 0;
   int line_ = 0;
   size_t lineStart_ = 0;
@@ -659,12 +853,16 @@ private:
 } // namespace
 
 ParseOutput parseYaml(std::string_view text) {
+  return parseYaml(text, nullptr, {});
+}
+
+ParseOutput parseYaml(std::string_view text, const DecodeCache* cache, std::string_view file) {
   if (text.size() <= kMaxDocumentBytes) {
     ParseOutput out;
     out.tree = std::make_unique<Tree>();
     TreeBuilder builder(*out.tree);
     try {
-      if (JsonReader(text, builder).read()) {
+      if (JsonReader(text, builder, cache, file).read()) {
         return out;
       }
     } catch (const BuildError& e) {

@@ -114,6 +114,12 @@ LoadResult loadString(std::string_view text, std::string_view file) {
   return session.finish(std::string(text));
 }
 
+LoadResult loadString(std::string_view text, std::string_view file, DecodeCache& cache) {
+  Session session(&cache);
+  session.add(text, std::string(file));
+  return session.finish(std::string(text));
+}
+
 LoadResult loadFile(const std::string& path) {
   return loadFiles({path});
 }
