@@ -623,8 +623,8 @@ private:
   }
 
   struct Extent {
-    size_t end = 0;         // one past the value
-    int newlines = 0;       // '\n' in the value
+    size_t end = 0;           // one past the value
+    int newlines = 0;         // '\n' in the value
     size_t lastLineStart = 0; // one past the last '\n'
   };
 
