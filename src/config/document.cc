@@ -1,6 +1,7 @@
 #include "config/document.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <istream>
 #include <streambuf>
@@ -632,55 +633,74 @@ private:
   // unescaping, no validation beyond that). False when the text ends first, a string holds a
   // control character, or the nesting is deeper than the builder accepts.
   bool scanValue(Extent& out) const {
-    const char* data = text_.data();
+    const auto* data = reinterpret_cast<const unsigned char*>(text_.data());
     const size_t size = text_.size();
     size_t depth = 0;
     size_t p = pos_;
-    while (p < size) {
-      switch (data[p]) {
-      case '"':
+    while (true) {
+      while (p < size && kScanClass[data[p]] == ScanClass::Plain) {
+        ++p;
+      }
+      if (p >= size) {
+        return false;
+      }
+      switch (kScanClass[data[p]]) {
+      case ScanClass::Quote:
         ++p;
         while (true) {
-          if (p >= size) {
-            return false;
-          }
-          const unsigned char c = static_cast<unsigned char>(data[p]);
-          if (c == '"') {
-            break;
-          }
-          if (c == '\\') {
-            p += 2;
-          } else if (c < 0x20) {
-            return false;
-          } else {
+          while (p < size && kStringClass[data[p]] == StringClass::Plain) {
             ++p;
           }
+          if (p >= size || kStringClass[data[p]] == StringClass::Control) {
+            return false;
+          }
+          if (data[p] == '"') {
+            break;
+          }
+          p += 2; // a backslash and the character it escapes (\u's digits are plain)
         }
         break;
-      case '{':
-      case '[':
+      case ScanClass::Open:
         if (++depth > kMaxNestingDepth) {
           return false;
         }
         break;
-      case '}':
-      case ']':
+      case ScanClass::Close:
         if (--depth == 0) {
           out.end = p + 1;
           return true;
         }
         break;
-      case '\n':
+      case ScanClass::Newline:
         ++out.newlines;
         out.lastLineStart = p + 1;
         break;
-      default:
+      case ScanClass::Plain:
         break;
       }
       ++p;
     }
-    return false;
   }
+
+  // Byte classes for scanValue: outside strings, and inside them.
+  enum class ScanClass : uint8_t { Plain, Quote, Open, Close, Newline };
+  enum class StringClass : uint8_t { Plain, End, Control }; // End: '"' or '\\'
+  static constexpr std::array<ScanClass, 256> kScanClass = [] {
+    std::array<ScanClass, 256> t{};
+    t['"'] = ScanClass::Quote;
+    t['{'] = t['['] = ScanClass::Open;
+    t['}'] = t[']'] = ScanClass::Close;
+    t['\n'] = ScanClass::Newline;
+    return t;
+  }();
+  static constexpr std::array<StringClass, 256> kStringClass = [] {
+    std::array<StringClass, 256> t{};
+    for (size_t c = 0; c < 0x20; ++c) {
+      t[c] = StringClass::Control;
+    }
+    t['"'] = t['\\'] = StringClass::End;
+    return t;
+  }();
 
   ContentKey contentKey(uint64_t index, const YAML::Mark& at, size_t start, size_t end) {
     if (!hashState_) {
