@@ -806,6 +806,9 @@ void DocumentDecoder::decodeDocument(NodeRef root) {
             [&](NodeRef item, const std::string& path, size_t) { decodeListener(item, path); });
   }
   if (NodeRef n = f.get("routes")) {
+    if (n.isSequence()) {
+      config_.routes.reserve(config_.routes.size() + n.size());
+    }
     forEach(n, "routes",
             [&](NodeRef item, const std::string& path, size_t) { decodeRouteCached(item, path); });
   }
