@@ -71,6 +71,8 @@ public:
   void endLoad() { previous_.clear(); }
   // True when the previous load has an entry for `key` (the JSON parser then skips the route).
   bool hasPrevious(const Key& key) const { return previous_.contains(key); }
+  // False on a first load (nothing to skip: the parser does not look for route ends then).
+  bool hasPrevious() const { return !previous_.empty(); }
   // The previous load's entry for `key`, or null.
   std::shared_ptr<const Entry> previous(const Key& key) const {
     auto it = previous_.find(key);

@@ -600,7 +600,7 @@ private:
     }
     const YAML::Mark at = mark();
     const size_t start = pos_;
-    if (text_[pos_] == '{') {
+    if (text_[pos_] == '{' && cache_->hasPrevious()) {
       Extent extent;
       if (scanValue(extent)) {
         const ContentKey key = contentKey(index, at, start, extent.end);
