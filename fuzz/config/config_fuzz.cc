@@ -3,14 +3,20 @@
 //   - a config is returned exactly when there are no errors;
 //   - errors come in document order and every one is located (line and column, or none at all);
 //   - a loaded config serializes to a document that loads again to the same config;
-//   - the JSON fast path builds the tree yaml-cpp builds, or both report an error.
+//   - the JSON fast path builds the tree yaml-cpp builds, or both report an error;
+//   - loading through a DecodeCache (unchanged JSON routes skipped by the parser, decoded routes
+//     reused) gives what a fresh load gives: the input, split at NUL bytes into revisions
+//     (at most 4), is loaded revision by revision, then once more.
 
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "config/decode_cache.h"
 #include "config/document.h"
 #include "config/loader.h"
 #include "config/serialize.h"
@@ -20,6 +26,63 @@ namespace {
 void check(bool condition) {
   if (!condition) {
     std::abort();
+  }
+}
+
+std::string where(const fulcrum::config::Location& l) {
+  return l.file + ":" + std::to_string(l.line) + ":" + std::to_string(l.column);
+}
+
+// The loads' errors, and their configs with every route location.
+std::string outcome(const fulcrum::config::LoadResult& r) {
+  std::string out;
+  for (const auto& e : r.errors) {
+    out += e.format() + "\n";
+  }
+  if (!r.ok()) {
+    return out;
+  }
+  try {
+    out += fulcrum::config::toJson(*r.config).dump();
+  } catch (const nlohmann::json::type_error&) {
+    out += "(not UTF-8)";
+  }
+  for (const auto& route : r.config->routes) {
+    out += "\n" + where(route.location);
+    for (const auto& rule : route.rules) {
+      out += " " + where(rule.location);
+      for (const auto& m : rule.matches) {
+        out += " " + where(m.location);
+      }
+      for (const auto& b : rule.backends) {
+        out += " " + where(b.location);
+      }
+      for (const auto& f : rule.filters) {
+        out += " " + where(f.location);
+      }
+    }
+  }
+  return out;
+}
+
+void checkIncremental(std::string_view text) {
+  std::vector<std::string_view> revisions;
+  size_t start = 0;
+  while (revisions.size() < 3) {
+    const size_t nul = text.find('\0', start);
+    if (nul == std::string_view::npos) {
+      break;
+    }
+    revisions.push_back(text.substr(start, nul - start));
+    start = nul + 1;
+  }
+  revisions.push_back(text.substr(start));
+  revisions.push_back(revisions.back());
+  fulcrum::config::DecodeCache cache;
+  for (auto revision : revisions) {
+    auto cached = fulcrum::config::loadString(revision, "fuzz.json", cache);
+    auto fresh = fulcrum::config::loadString(revision, "fuzz.json");
+    check(outcome(cached) == outcome(fresh));
   }
 }
 
@@ -40,6 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check(fast.error.has_value() == reference.error.has_value());
     }
   }
+  checkIncremental(text);
   auto result = fulcrum::config::loadString(text, "fuzz.yaml");
   check(result.ok() == result.errors.empty());
   check(result.hash.size() == 16);

@@ -13,7 +13,10 @@
 // pools) still run against the new revision. A route that moved (another line or column, another
 // index) is decoded again.
 //
-// Keyed by a 128-bit hash of that input (XXH3). Not thread-safe: one cache per config source,
+// Keyed by a 128-bit hash of that input (XXH3): for a strict JSON document the hash of the
+// route's bytes, index, start position and file, computed by the parser, which then does not even
+// build the nodes of a route the cache holds (parseYaml with a cache); otherwise the hash of its
+// subtree (NodeRef::fingerprint). Not thread-safe: one cache per config source,
 // used by one load at a time. Holds one revision's routes (each load replaces the entries).
 
 #include <array>
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "config/cross_checks.h"
+#include "config/document.h"
 #include "config/reporter.h"
 #include "config/schema.h"
 
@@ -44,11 +48,7 @@ public:
     Route route;
     std::vector<Registration> registrations;
   };
-  struct Key {
-    uint64_t low = 0;
-    uint64_t high = 0;
-    bool operator==(const Key&) const = default;
-  };
+  using Key = ContentKey;
   struct KeyHash {
     size_t operator()(const Key& k) const { return static_cast<size_t>(k.low); }
   };
@@ -69,6 +69,10 @@ public:
   }
   // Ends a load: what it did not keep is dropped.
   void endLoad() { previous_.clear(); }
+  // True when the previous load has an entry for `key` (the JSON parser then skips the route).
+  bool hasPrevious(const Key& key) const { return previous_.contains(key); }
+  // False on a first load (nothing to skip: the parser does not look for route ends then).
+  bool hasPrevious() const { return !previous_.empty(); }
   // The previous load's entry for `key`, or null.
   std::shared_ptr<const Entry> previous(const Key& key) const {
     auto it = previous_.find(key);

@@ -806,6 +806,9 @@ void DocumentDecoder::decodeDocument(NodeRef root) {
             [&](NodeRef item, const std::string& path, size_t) { decodeListener(item, path); });
   }
   if (NodeRef n = f.get("routes")) {
+    if (n.isSequence()) {
+      config_.routes.reserve(config_.routes.size() + n.size());
+    }
     forEach(n, "routes",
             [&](NodeRef item, const std::string& path, size_t) { decodeRouteCached(item, path); });
   }
@@ -945,15 +948,27 @@ void DocumentDecoder::decodeRouteCached(NodeRef node, const std::string& path) {
     decodeRoute(node, path);
     return;
   }
-  fingerprint_.clear();
-  fingerprint_.append(file_).push_back('\0');
-  fingerprint_.append(std::to_string(document_)).push_back('\0');
-  fingerprint_.append(path).push_back('\0');
-  node.fingerprint(fingerprint_);
-  const XXH128_hash_t hash = XXH3_128bits(fingerprint_.data(), fingerprint_.size());
-  const DecodeCache::Key key{hash.low64, hash.high64};
+  DecodeCache::Key key;
+  if (auto parsed = node.contentKey()) {
+    key = *parsed; // the JSON parser's key of the route's bytes, position, index and file
+  } else {
+    fingerprint_.clear();
+    fingerprint_.append(file_).push_back('\0');
+    fingerprint_.append(std::to_string(document_)).push_back('\0');
+    fingerprint_.append(path).push_back('\0');
+    node.fingerprint(fingerprint_);
+    const XXH128_hash_t hash = XXH3_128bits(fingerprint_.data(), fingerprint_.size());
+    key = DecodeCache::Key{hash.low64, hash.high64};
+  }
 
-  if (auto entry = cache_->previous(key)) {
+  auto entry = cache_->previous(key);
+  if (!entry && node.reused()) {
+    // The parser skipped this route because the cache held it, and entries are not dropped
+    // during a load: cannot happen.
+    error(node, path, "internal error: a reused route is missing from the decode cache");
+    return;
+  }
+  if (entry) {
     // The same input as a route decoded without errors: the same Route and registrations.
     bool skipGroup = false;
     for (const auto& r : entry->registrations) {
@@ -1952,7 +1967,7 @@ std::optional<CircuitBreaker> DocumentDecoder::decodeCircuitBreaker(NodeRef node
 
 void Decoder::decodeText(std::string_view text, const std::string& file) {
   reporter_.beginFile(file);
-  ParseOutput parsed = parseYaml(text);
+  ParseOutput parsed = parseYaml(text, cache_, file);
   DocumentDecoder decoder(reporter_, checks_, config_, file, cache_);
   for (NodeRef root : parsed.tree->documents()) {
     decoder.decodeDocument(root);

@@ -1,5 +1,7 @@
 #include "config/document.h"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <istream>
 #include <streambuf>
@@ -10,6 +12,9 @@
 #include <yaml-cpp/mark.h>
 #include <yaml-cpp/parser.h>
 
+#include <xxhash.h>
+
+#include "config/decode_cache.h"
 #include "config/lexical.h"
 
 namespace fulcrum::config {
@@ -94,6 +99,20 @@ void NodeRef::fingerprint(std::string& out) const {
       stack.emplace_back(child, 0);
     }
   }
+}
+
+std::optional<ContentKey> NodeRef::contentKey() const {
+  const auto& keys = tree_->keys_;
+  auto it = std::lower_bound(keys.begin(), keys.end(), index_,
+                             [](const Tree::KeyedNode& k, uint32_t node) { return k.node < node; });
+  if (it == keys.end() || it->node != index_) {
+    return std::nullopt;
+  }
+  return it->key;
+}
+
+bool NodeRef::reused() const {
+  return tree_->nodes_[index_].reused;
 }
 
 std::string NodeRef::describe() const {
@@ -201,6 +220,17 @@ public:
     attach(index, 1);
     defineAnchor(anchor, index, 1);
   }
+
+  // A route element the DecodeCache holds under `key` (parseYaml with a cache): one Null node.
+  void OnReused(const YAML::Mark& mark, const ContentKey& key) {
+    uint32_t index = addNode(NodeKind::Null, mark);
+    tree_.nodes_[index].reused = true;
+    attach(index, 1);
+    setKey(index, key);
+  }
+  // Records the key of node `index`; nodes are keyed in ascending order.
+  void setKey(uint32_t index, const ContentKey& key) { tree_.keys_.push_back({index, key}); }
+  uint32_t nextNode() const { return static_cast<uint32_t>(tree_.nodes_.size()); }
 
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
@@ -359,7 +389,11 @@ namespace {
 // exactly as before. TreeBuilder may throw BuildError (nesting, size): the caller catches it.
 class JsonReader {
 public:
-  JsonReader(std::string_view text, TreeBuilder& builder) : text_(text), builder_(builder) {}
+  // With a `cache`, the first "routes" list of the root map is read element by element as
+  // described at parseYaml(text, cache, file).
+  JsonReader(std::string_view text, TreeBuilder& builder, const DecodeCache* cache = nullptr,
+             std::string_view file = {})
+      : text_(text), builder_(builder), cache_(cache), file_(file) {}
 
   bool read() {
     skipSpace();
@@ -467,13 +501,20 @@ private:
         return false;
       }
       builder_.OnScalar(keyAt, "!", YAML::NullAnchor, scratch_);
+      // The decoder reads the first "routes" of the document's root map (decoder.cc, Fields).
+      const bool routes = depth == 0 && cache_ != nullptr && !routesSeen_ && scratch_ == "routes";
+      routesSeen_ = routesSeen_ || routes;
       skipSpace();
       if (pos_ >= text_.size() || text_[pos_] != ':') {
         return false;
       }
       ++pos_;
       skipSpace();
-      if (!value(depth + 1)) {
+      if (routes && pos_ < text_.size() && text_[pos_] == '[') {
+        if (!routeList(mark(), depth + 1)) {
+          return false;
+        }
+      } else if (!value(depth + 1)) {
         return false;
       }
       skipSpace();
@@ -516,6 +557,161 @@ private:
       }
       return false;
     }
+  }
+
+  // array() for the route list: each element is keyed, and skipped when the cache holds it.
+  bool routeList(const YAML::Mark& at, size_t depth) {
+    ++pos_;
+    builder_.OnSequenceStart(at, "?", YAML::NullAnchor, YAML::EmitterStyle::Flow);
+    skipSpace();
+    if (pos_ < text_.size() && text_[pos_] == ']') {
+      ++pos_;
+      builder_.OnSequenceEnd();
+      return true;
+    }
+    for (uint64_t index = 0;; ++index) {
+      skipSpace();
+      if (!routeElement(depth + 1, index)) {
+        return false;
+      }
+      skipSpace();
+      if (pos_ < text_.size() && text_[pos_] == ',') {
+        ++pos_;
+        continue;
+      }
+      if (pos_ < text_.size() && text_[pos_] == ']') {
+        ++pos_;
+        builder_.OnSequenceEnd();
+        return true;
+      }
+      return false;
+    }
+  }
+
+  // One element of the route list. The key covers everything the element's subtree depends on:
+  // its bytes (kinds, scalars, quoting, structure, and the marks relative to its start), where
+  // it starts (line, column), its index (the decoder's path) and the file. A skipped element was
+  // accepted by this reader, at this position, when the cache entry was made (entries come only
+  // from keys computed here, over the bytes value() consumed), so it would parse to the same
+  // subtree now; anything the scan is unsure of is parsed.
+  bool routeElement(size_t depth, uint64_t index) {
+    if (pos_ >= text_.size()) {
+      return false;
+    }
+    const YAML::Mark at = mark();
+    const size_t start = pos_;
+    if (text_[pos_] == '{' && cache_->hasPrevious()) {
+      Extent extent;
+      if (scanValue(extent)) {
+        const ContentKey key = contentKey(index, at, start, extent.end);
+        if (cache_->hasPrevious(key)) {
+          builder_.OnReused(at, key);
+          pos_ = extent.end;
+          if (extent.newlines > 0) {
+            line_ += extent.newlines;
+            lineStart_ = extent.lastLineStart;
+          }
+          return true;
+        }
+      }
+    }
+    const uint32_t node = builder_.nextNode();
+    if (!value(depth)) {
+      return false;
+    }
+    builder_.setKey(node, contentKey(index, at, start, pos_));
+    return true;
+  }
+
+  struct Extent {
+    size_t end = 0;           // one past the value
+    int newlines = 0;         // '\n' in the value
+    size_t lastLineStart = 0; // one past the last '\n'
+  };
+
+  // Finds the end of the object or array at pos_ by its brackets and strings alone (no nodes, no
+  // unescaping, no validation beyond that). False when the text ends first, a string holds a
+  // control character, or the nesting is deeper than the builder accepts.
+  bool scanValue(Extent& out) const {
+    const auto* data = reinterpret_cast<const unsigned char*>(text_.data());
+    const size_t size = text_.size();
+    size_t depth = 0;
+    size_t p = pos_;
+    while (true) {
+      while (p < size && kScanClass[data[p]] == ScanClass::Plain) {
+        ++p;
+      }
+      if (p >= size) {
+        return false;
+      }
+      switch (kScanClass[data[p]]) {
+      case ScanClass::Quote:
+        ++p;
+        while (true) {
+          while (p < size && kStringClass[data[p]] == StringClass::Plain) {
+            ++p;
+          }
+          if (p >= size || kStringClass[data[p]] == StringClass::Control) {
+            return false;
+          }
+          if (data[p] == '"') {
+            break;
+          }
+          p += 2; // a backslash and the character it escapes (\u's digits are plain)
+        }
+        break;
+      case ScanClass::Open:
+        if (++depth > kMaxNestingDepth) {
+          return false;
+        }
+        break;
+      case ScanClass::Close:
+        if (--depth == 0) {
+          out.end = p + 1;
+          return true;
+        }
+        break;
+      case ScanClass::Newline:
+        ++out.newlines;
+        out.lastLineStart = p + 1;
+        break;
+      case ScanClass::Plain:
+        break;
+      }
+      ++p;
+    }
+  }
+
+  // Byte classes for scanValue: outside strings, and inside them.
+  enum class ScanClass : uint8_t { Plain, Quote, Open, Close, Newline };
+  enum class StringClass : uint8_t { Plain, End, Control }; // End: '"' or '\\'
+  static constexpr std::array<ScanClass, 256> kScanClass = [] {
+    std::array<ScanClass, 256> t{};
+    t['"'] = ScanClass::Quote;
+    t['{'] = t['['] = ScanClass::Open;
+    t['}'] = t[']'] = ScanClass::Close;
+    t['\n'] = ScanClass::Newline;
+    return t;
+  }();
+  static constexpr std::array<StringClass, 256> kStringClass = [] {
+    std::array<StringClass, 256> t{};
+    for (size_t c = 0; c < 0x20; ++c) {
+      t[c] = StringClass::Control;
+    }
+    t['"'] = t['\\'] = StringClass::End;
+    return t;
+  }();
+
+  ContentKey contentKey(uint64_t index, const YAML::Mark& at, size_t start, size_t end) {
+    // One contiguous input (a streaming hash costs more than the copy for ~200-byte routes).
+    const int64_t header[4] = {static_cast<int64_t>(index), at.line, at.column,
+                               static_cast<int64_t>(file_.size())};
+    keyInput_.assign(reinterpret_cast<const char*>(header), sizeof header);
+    keyInput_.append(file_);
+    keyInput_.append(text_.data() + start, end - start);
+    const XXH128_hash_t hash =
+        XXH3_128bits_withSeed(keyInput_.data(), keyInput_.size(), kContentKeySeed);
+    return ContentKey{hash.low64, hash.high64};
   }
 
   static int hexDigit(char c) {
@@ -648,8 +844,16 @@ private:
     return true;
   }
 
+  // Keys of JSON route elements are in their own domain (NodeRef::fingerprint keys hash a
+  // different encoding; the seed keeps the two apart).
+  static constexpr XXH64_hash_t kContentKeySeed = 0x6a736f6e726f7574; // "jsonrout"
+
   std::string_view text_;
   TreeBuilder& builder_;
+  const DecodeCache* cache_;
+  std::string_view file_;
+  bool routesSeen_ = false;
+  std::string keyInput_; // scratch for contentKey()
   size_t pos_ = 0;
   int line_ = 0;
   size_t lineStart_ = 0;
@@ -659,12 +863,16 @@ private:
 } // namespace
 
 ParseOutput parseYaml(std::string_view text) {
+  return parseYaml(text, nullptr, {});
+}
+
+ParseOutput parseYaml(std::string_view text, const DecodeCache* cache, std::string_view file) {
   if (text.size() <= kMaxDocumentBytes) {
     ParseOutput out;
     out.tree = std::make_unique<Tree>();
     TreeBuilder builder(*out.tree);
     try {
-      if (JsonReader(text, builder).read()) {
+      if (JsonReader(text, builder, cache, file).read()) {
         return out;
       }
     } catch (const BuildError& e) {

@@ -29,7 +29,15 @@ struct Mark {
 
 enum class NodeKind : uint8_t { Null, Scalar, Sequence, Map };
 
+// A 128-bit hash identifying the input of one route's decode (config::DecodeCache).
+struct ContentKey {
+  uint64_t low = 0;
+  uint64_t high = 0;
+  bool operator==(const ContentKey&) const = default;
+};
+
 class Tree;
+class DecodeCache;
 
 // A handle to one node of a Tree. Default-constructed = absent.
 class NodeRef {
@@ -64,6 +72,14 @@ public:
   // decode alike (config::DecodeCache).
   void fingerprint(std::string& out) const;
 
+  // Route elements of a tree parsed with a DecodeCache (parseYaml below): the key of the
+  // element's exact input, when the JSON fast path computed one.
+  std::optional<ContentKey> contentKey() const;
+  // True for a route element the parser did not build because the cache holds its decode under
+  // contentKey(). Such a node has kind Null and no children; only the decoder's route loop may
+  // see it (it takes the cache's entry instead of reading the node).
+  bool reused() const;
+
 private:
   const Tree* tree_ = nullptr;
   uint32_t index_ = 0;
@@ -85,12 +101,18 @@ private:
     int32_t column = 0;
     NodeKind kind = NodeKind::Null;
     bool quoted = false;
+    bool reused = false; // see NodeRef::reused()
+  };
+  struct KeyedNode {
+    uint32_t node;
+    ContentKey key;
   };
 
   std::vector<Node> nodes_;
   std::vector<uint32_t> children_;
   std::string scalars_;
   std::vector<NodeRef> documents_;
+  std::vector<KeyedNode> keys_; // ascending by node
 };
 
 struct SyntaxError {
@@ -106,6 +128,13 @@ struct ParseOutput {
 // Parses a YAML (or JSON) stream. Never throws. A strict JSON document takes a fast path that
 // yields the same tree and marks as yaml-cpp; everything else goes through parseYamlStream().
 ParseOutput parseYaml(std::string_view text);
+// Same tree, except that with a strict JSON document whose root is a map, each element of the
+// first "routes" list gets a ContentKey: XXH3-128 of its exact bytes, its index, its start line
+// and column, and `file`. An element whose key `cache` holds from the previous load (decoded
+// without errors) is only scanned for its end, not parsed: it becomes a reused() node. Identical
+// bytes at an identical position and index parse to an identical subtree with identical marks,
+// so the decode is the cached one. Without a cache, or for YAML, this is parseYaml(text).
+ParseOutput parseYaml(std::string_view text, const DecodeCache* cache, std::string_view file);
 // Parses with yaml-cpp only (the reference for the JSON fast path's tests). Never throws.
 ParseOutput parseYamlStream(std::string_view text);
 // Same documents, kinds, scalars, quoting and marks (tests and the differential fuzzer).

@@ -1,5 +1,8 @@
 #include "config/loader.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -88,6 +91,11 @@ std::optional<std::string> readText(const std::string& path, std::string& proble
     return std::nullopt;
   }
   std::string text;
+  // Sized up front: a 10k-route file is read on every revision (the proxy's --config).
+  struct stat info {};
+  if (::fstat(::fileno(file.get()), &info) == 0 && S_ISREG(info.st_mode) && info.st_size > 0) {
+    text.reserve(std::min(static_cast<size_t>(info.st_size), kMaxDocumentBytes) + 1);
+  }
   char buffer[64 * 1024];
   while (true) {
     size_t n = std::fread(buffer, 1, sizeof buffer, file.get());
@@ -110,6 +118,12 @@ std::optional<std::string> readText(const std::string& path, std::string& proble
 
 LoadResult loadString(std::string_view text, std::string_view file) {
   Session session;
+  session.add(text, std::string(file));
+  return session.finish(std::string(text));
+}
+
+LoadResult loadString(std::string_view text, std::string_view file, DecodeCache& cache) {
+  Session session(&cache);
   session.add(text, std::string(file));
   return session.finish(std::string(text));
 }
@@ -142,7 +156,11 @@ LoadResult loadFilesWith(const std::vector<std::string>& paths, DecodeCache* cac
       }
       source += "---\n";
     }
-    source += *text;
+    if (source.empty()) {
+      source = std::move(*text);
+    } else {
+      source += *text;
+    }
     first = false;
   }
   return session.finish(std::move(source));

@@ -46,6 +46,8 @@ class DecodeCache;
 // (decode_cache.h): the result is the same as loadFile(path). For a source reloaded again and
 // again (the proxy's config file); `cache` is used by one load at a time.
 LoadResult loadFile(const std::string& path, DecodeCache& cache);
+// loadString through `cache` (the differential fuzzer; the result is loadString(text, file)).
+LoadResult loadString(std::string_view text, std::string_view file, DecodeCache& cache);
 
 // Several files merged into one document (listeners, routes, pools concatenated); each error is
 // located in its own file. Used by `fulcrumctl validate -f a -f b`.

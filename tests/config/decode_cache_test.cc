@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "config/decode_cache.h"
+#include "config/document.h"
 #include "config/loader.h"
 #include "config/serialize.h"
 #include "test_util.h"
@@ -104,15 +105,32 @@ std::string document(const std::vector<std::string>& routes, bool poolA = true) 
   return out;
 }
 
+struct Revision {
+  std::string label;
+  std::string text;
+};
+
+// Same kinds, marks, scalars and quoting (NodeRef has no comparison of its own).
+bool sameSubtree(NodeRef a, NodeRef b) {
+  if (a.kind() != b.kind() || a.mark().line != b.mark().line ||
+      a.mark().column != b.mark().column || a.scalar() != b.scalar() || a.quoted() != b.quoted() ||
+      a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a.isMap() ? !sameSubtree(a.key(i), b.key(i)) || !sameSubtree(a.value(i), b.value(i))
+                  : !sameSubtree(a.item(i), b.item(i))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 TEST(DecodeCacheTest, RevisionsLoadAsFromScratch) {
   const std::string r1 = route("one", "a.example", "/one", "a", kFilters);
   const std::string r2 = route("two", "b.example", "/two", "a");
   const std::string r3 = route("three", "c.example", "/three", "b");
   const std::string r4 = route("four", "d.example", "/four", "a");
-  struct Revision {
-    std::string label;
-    std::string text;
-  };
   const std::vector<Revision> revisions{
       {"base", document({r1, r2, r3})},
       {"unchanged text, other hash", document({r1, r2, r3}) + "# again\n"},
@@ -203,6 +221,207 @@ TEST(DecodeCacheTest, EveryTestDocumentReloadsAsFromScratch) {
     }
   }
   EXPECT_GT(reused, 5u); // the routes of the good documents, at least
+}
+
+// --- JSON: unchanged route elements are not parsed (parseYaml with a cache) -----------------
+
+// Loads `revisions` in turn through one cache, each compared with a fresh load; returns the
+// routes reused over all of them.
+size_t expectRevisions(const std::vector<Revision>& revisions, const std::string& file) {
+  TempDir dir;
+  DecodeCache cache;
+  size_t reused = 0;
+  for (const auto& revision : revisions) {
+    const std::string path = dir.write(file, revision.text);
+    LoadResult cached = loadFile(path, cache);
+    LoadResult fresh = loadFile(path);
+    expectSame(fresh, cached, revision.label);
+    reused += cache.reused();
+  }
+  return reused;
+}
+
+// `prefix`: a path prefix, or (starting with '[') the rule's whole match list.
+std::string jsonRoute(const std::string& name, const std::string& host, const std::string& prefix,
+                      const std::string& pool = "a", const std::string& extra = "") {
+  const std::string matches =
+      prefix.starts_with("[") ? prefix
+                              : R"([{"path": {"type": "PathPrefix", "value": ")" + prefix + "\"}}]";
+  return R"({"name": ")" + name + R"(", "hostnames": [")" + host + R"("], "rules": [{"matches": )" +
+         matches + R"(, "backends": [{"pool": ")" + pool + R"(", "weight": 2}, {"pool": "b"}])" +
+         extra + "}]}";
+}
+
+// Strings the element scan must step over: escaped quotes and backslashes (`\\"` ends a string),
+// brackets inside strings, \u escapes and multi-byte UTF-8.
+const std::string kTrickyMatches =
+    R"([{"path": {"type": "RegularExpression", "value": "^/caf\u00e9/日本\\{1\\}[\"\\\\]*[}\\]]?ü$"}},)"
+    R"( {"headers": [{"name": "x-q", "value": "a\/b \\\\"}]}])";
+// Nested objects and arrays (filters).
+const std::string kNestedRule =
+    R"(, "filters": [{"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "x-a", "value": "1"}, {"name": "x-b", "value": "[{"}], "remove": ["x-c"]}}])";
+
+// A JSON document: `routes` joined by `separator` (",\n" puts each route on its own line).
+std::string jsonDocument(const std::vector<std::string>& routes,
+                         const std::string& separator = ",\n", const std::string& pools = "") {
+  std::string out = "{\"apiVersion\": \"fulcrum/v1\",\n \"listeners\": [{\"name\": \"web\", "
+                    "\"address\": \"127.0.0.1:0\"}],\n \"routes\": [";
+  for (size_t i = 0; i < routes.size(); ++i) {
+    out += (i == 0 ? "" : separator) + routes[i];
+  }
+  out += "],\n \"pools\": [{\"name\": \"a\", \"endpoints\": [{\"address\": \"127.0.0.1:9001\"}]},\n"
+         "  {\"name\": \"b\", \"endpoints\": [{\"address\": \"127.0.0.1:9002\"}]}" +
+         pools + "]}\n";
+  return out;
+}
+
+std::string replaceAll(std::string text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+TEST(DecodeCacheJsonTest, RevisionsLoadAsFromScratch) {
+  const std::string r1 = jsonRoute("one", "a.example", kTrickyMatches);
+  // Routes spanning lines: the lines inside a skipped route are counted.
+  const std::string r2 =
+      replaceAll(jsonRoute("two", "b.example", "/two", "a", kNestedRule), ", \"", ",\n    \"");
+  const std::string r3 =
+      replaceAll(jsonRoute("three", "c.example", "/three", "b"), "{\"pool", "\n\t {\"pool");
+  const std::string r4 = jsonRoute("four", "d.example", "/four", "a");
+  const std::string base = jsonDocument({r1, r2, r3, r4});
+  const std::vector<Revision> revisions{
+      {"base", base},
+      {"unchanged", base},
+      {"appended", jsonDocument({r1, r2, r3, r4, jsonRoute("five", "e.example", "/five")})},
+      {"changed in the middle",
+       jsonDocument({r1, jsonRoute("two", "b.example", "/2", "a", kNestedRule), r3, r4})},
+      {"base again", base},
+      {"reordered", jsonDocument({r3, r1, r2, r4})},
+      {"base 2", base},
+      {"moved by whitespace", jsonDocument({r1, " " + r2, r3, r4})},
+      {"everything moved down a line", "\n" + base},
+      {"base 3", base},
+      {"not a map", jsonDocument({r1, r2, r3, r4, "42", "[{\"name\": \"x\"}]", "null", "\"s\""})},
+      {"not a map in the middle", jsonDocument({r1, "[1, [2]]", r3, r4})},
+      {"base 4", base},
+      // A new route with the name of a reused route before it, and one after it.
+      {"duplicate names", jsonDocument({jsonRoute("two", "x.example", "/x"), r2, r3, r4,
+                                        jsonRoute("three", "y", "/y")})},
+      // A new route shadowing a reused one's match.
+      {"shadowed match", jsonDocument({r1, r2, r3, r4, jsonRoute("six", "b.example", "/two")})},
+      {"base 5", base},
+      // A reused route whose pool is gone.
+      {"pool gone",
+       replaceAll(base, "{\"name\": \"a\", \"endpoints\"", "{\"name\": \"z\", \"endpoints\"")},
+      {"base 6", base},
+      // Errors after skipped routes: their line and column come out exact.
+      {"syntax error after the routes", jsonDocument({r1, r2, r3, r4}, ",\n", ",\n  {\"name\": }")},
+      {"base 7", base},
+      {"syntax error in a changed route",
+       jsonDocument({r1, r2, R"({"name": "three" "rules": []})", r4})},
+      {"base 8", base},
+      {"unterminated string after the routes",
+       jsonDocument({r1, r2, r3, r4}, ",\n", ",\n  {\"name\": \"c}")},
+      {"base 9", base},
+      {"nested too deep after the routes",
+       jsonDocument({r1, r2, r3, r4}, ",\n",
+                    ",\n  " + std::string(70, '[') + std::string(70, ']'))},
+      {"base 10", base},
+      {"validation error after the routes",
+       jsonDocument({r1, r2, r3, r4}, ",\n", ",\n  {\"name\": \"c\", \"endpoint\": []}")},
+      {"base 11", base},
+      {"truncated", base.substr(0, base.size() / 2)},
+      {"base 12", base},
+      {"one line", jsonDocument({r1, r2, r3, r4}, ", ")},
+      {"one line, appended",
+       jsonDocument({r1, r2, r3, r4, jsonRoute("f", "f.example", "/f")}, ", ")},
+      {"crlf", replaceAll(base, "\n", "\r\n")},
+      {"crlf again", replaceAll(base, "\n", "\r\n")},
+      {"crlf, appended",
+       replaceAll(jsonDocument({r1, r2, r3, r4, jsonRoute("five", "e.example", "/five")}), "\n",
+                  "\r\n")},
+      {"base 13", base},
+      // Two "routes" keys: the decoder reads the first and reports the second.
+      {"duplicate routes key",
+       replaceAll(base, "\"pools\"", "\"routes\": [" + r1 + "], \"pools\"")},
+      {"base 14", base},
+  };
+  EXPECT_GT(expectRevisions(revisions, "config.json"), 40u);
+}
+
+TEST(DecodeCacheJsonTest, SwitchesBetweenJsonAndYaml) {
+  const std::string r1 = route("one", "a.example", "/one", "a", kFilters);
+  const std::string r2 = route("two", "b.example", "/two", "a");
+  const std::string json = jsonDocument({jsonRoute("one", "a.example", "/one", "a", kNestedRule),
+                                         jsonRoute("two", "b.example", "/two")});
+  const std::vector<Revision> revisions{
+      {"json", json},
+      {"json again", json},
+      {"yaml", document({r1, r2})},
+      {"yaml again", document({r1, r2})},
+      {"json once more", json},
+      {"json, last time", json},
+  };
+  EXPECT_GT(expectRevisions(revisions, "config"), 4u);
+}
+
+// The parser skips exactly the elements the cache holds, and every mark after them is exact.
+TEST(DecodeCacheJsonTest, ParserSkipsCachedElements) {
+  const std::vector<std::string> routes{
+      jsonRoute("one", "a.example", kTrickyMatches),
+      replaceAll(jsonRoute("two", "b.example", "/two", "a", kNestedRule), ", \"", ",\n  \""),
+      jsonRoute("three", "c.example", "/three")};
+  const std::string text = jsonDocument(routes, ",\n\t ");
+  TempDir dir;
+  const std::string path = dir.write("c.json", text);
+  DecodeCache cache;
+  loadFile(path, cache);
+  EXPECT_EQ(cache.decoded(), 3u);
+  loadFile(path, cache);
+  EXPECT_EQ(cache.reused(), 3u);
+  EXPECT_EQ(cache.decoded(), 0u);
+
+  cache.beginLoad(); // the entries of the loads above become the ones to reuse
+  ParseOutput lazy = parseYaml(text, &cache, path);
+  ParseOutput full = parseYaml(text);
+  ASSERT_FALSE(lazy.error);
+  ASSERT_EQ(lazy.tree->documents().size(), 1u);
+  NodeRef lazyRoot = lazy.tree->documents()[0];
+  NodeRef fullRoot = full.tree->documents()[0];
+  ASSERT_EQ(lazyRoot.size(), fullRoot.size());
+  for (size_t i = 0; i < fullRoot.size(); ++i) {
+    EXPECT_EQ(lazyRoot.key(i).mark().line, fullRoot.key(i).mark().line);
+    EXPECT_EQ(lazyRoot.key(i).mark().column, fullRoot.key(i).mark().column);
+    if (fullRoot.key(i).scalar() == "routes") {
+      NodeRef list = lazyRoot.value(i);
+      ASSERT_EQ(list.size(), 3u);
+      for (size_t j = 0; j < 3; ++j) {
+        EXPECT_TRUE(list.item(j).reused());
+        EXPECT_TRUE(list.item(j).contentKey().has_value());
+        EXPECT_EQ(list.item(j).mark().line, fullRoot.value(i).item(j).mark().line);
+        EXPECT_EQ(list.item(j).mark().column, fullRoot.value(i).item(j).mark().column);
+      }
+    } else {
+      EXPECT_TRUE(sameSubtree(lazyRoot.value(i), fullRoot.value(i)));
+    }
+  }
+  // Another file name, or the same bytes one line further down: nothing is skipped.
+  for (const auto& [file, shifted] :
+       {std::pair{std::string("other.json"), text}, std::pair{path, "\n" + text}}) {
+    ParseOutput again = parseYaml(shifted, &cache, file);
+    ASSERT_FALSE(again.error);
+    NodeRef root = again.tree->documents()[0];
+    for (size_t i = 0; i < root.size(); ++i) {
+      if (root.key(i).scalar() == "routes") {
+        for (size_t j = 0; j < root.value(i).size(); ++j) {
+          EXPECT_FALSE(root.value(i).item(j).reused()) << file << " " << j;
+          EXPECT_TRUE(root.value(i).item(j).contentKey().has_value());
+        }
+      }
+    }
+  }
 }
 
 } // namespace
