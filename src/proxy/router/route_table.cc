@@ -349,7 +349,14 @@ public:
   explicit Builder(RouteTableImpl& table) : t_(table) {}
 
   uint32_t bucketFor(std::string_view hostname) {
-    std::string host = lowerCopy(hostname);
+    // Config hostnames are lowercase already (the decoder folds them): copy only when not.
+    std::string lowered;
+    std::string_view host = hostname;
+    if (std::any_of(hostname.begin(), hostname.end(),
+                    [](char c) { return c >= 'A' && c <= 'Z'; })) {
+      lowered = lowerCopy(hostname);
+      host = lowered;
+    }
     if (host.empty() || host == "*") {
       if (t_.anyHost_ == UINT32_MAX) {
         t_.anyHost_ = newBucket();
@@ -357,7 +364,7 @@ public:
       return t_.anyHost_;
     }
     bool wildcard = host.size() > 2 && host[0] == '*' && host[1] == '.';
-    std::string_view key = wildcard ? std::string_view(host).substr(1) : std::string_view(host);
+    std::string_view key = wildcard ? host.substr(1) : host;
     (wildcard ? t_.hasWildcardHosts_ : t_.hasExactHosts_) = true;
     uint32_t& bucket = t_.hosts_.insert(
         wildcard ? RouteTableImpl::kWildcardScope : RouteTableImpl::kExactScope, key);
@@ -598,14 +605,15 @@ Result<RouteTablePtr> compileRouteTable(const config::Config& config,
   std::vector<uint32_t> buckets;
   for (size_t r = 0; r < config.routes.size(); ++r) {
     const config::Route& route = config.routes[r];
-    std::string where = "routes[" + std::to_string(r) + "] (" + route.name + ")";
+    // Error context, built only when there is an error (the compile runs once per route).
+    auto where = [&] { return "routes[" + std::to_string(r) + "] (" + route.name + ")"; };
     buckets.clear();
     if (route.hostnames.empty()) {
       buckets.push_back(builder.bucketFor(""));
     }
     for (const std::string& hostname : route.hostnames) {
       if (hostname.size() > kMaxHostBytes) {
-        return Error{where + ": hostname longer than 255 bytes"};
+        return Error{where() + ": hostname longer than 255 bytes"};
       }
       uint32_t b = builder.bucketFor(hostname);
       if (std::find(buckets.begin(), buckets.end(), b) == buckets.end()) {
@@ -629,8 +637,8 @@ Result<RouteTablePtr> compileRouteTable(const config::Config& config,
       for (const config::BackendRef& backend : rule.backends) {
         auto it = poolIndex.find(backend.pool);
         if (it == poolIndex.end()) {
-          return Error{where + ".rules[" + std::to_string(k) + "]: unknown pool \"" + backend.pool +
-                       "\""};
+          return Error{where() + ".rules[" + std::to_string(k) + "]: unknown pool \"" +
+                       backend.pool + "\""};
         }
         if (backend.weight == 0) {
           continue;
@@ -647,7 +655,7 @@ Result<RouteTablePtr> compileRouteTable(const config::Config& config,
         const config::RouteMatch* match = rule.matches.empty() ? nullptr : &rule.matches[m];
         auto spec = compileMatch(&compiled, match);
         if (!spec) {
-          return Error{where + ".rules[" + std::to_string(k) + "].matches[" + std::to_string(m) +
+          return Error{where() + ".rules[" + std::to_string(k) + "].matches[" + std::to_string(m) +
                        "]: " + spec.error().message};
         }
         spec.value().order = order++;

@@ -72,7 +72,7 @@ struct alignas(64) CompiledRule {
   uint64_t totalWeight = 0;
   // cumulativeWeights[i] = sum of backends[0..i].weight; pickBackend() binary-searches it.
   std::vector<uint64_t> cumulativeWeights;
-  std::string routeName; // for tests and diagnostics
+  std::string_view routeName; // the route's name in the snapshot's Config (tests, diagnostics)
 };
 
 // What matched: the rule and the `matches` entry that won (nullptr when the rule has no

@@ -114,7 +114,8 @@ struct Case {
 };
 
 std::string describe(const CompiledRule* rule) {
-  return rule == nullptr ? "" : rule->routeName + "/" + std::to_string(rule->ruleIndex);
+  return rule == nullptr ? ""
+                         : std::string(rule->routeName) + "/" + std::to_string(rule->ruleIndex);
 }
 
 const CompiledRule* run(const RouteTable& table, const Case& c) {
