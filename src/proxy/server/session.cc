@@ -119,6 +119,7 @@ void Session::start(tcp::socket socket, const tcp::endpoint& peer,
   const std::string ip = peer.address().to_string(ec);
   adoptConnection(listener, ip);
   snap_ = worker_.current();
+  listenerSnap_ = snap_;
   phase_ = Phase::ReadingHead;
   firstRequest_ = true;
   resetRequest();
@@ -127,10 +128,14 @@ void Session::start(tcp::socket socket, const tcp::endpoint& peer,
   readHead();
 }
 
-void Session::resume(ParkedConnection& parked) {
-  client_ = std::move(parked.socket);
-  adoptConnection(*parked.listener, std::string_view(parked.clientIp, parked.clientIpLen));
-  snap_ = std::move(parked.snap);
+void Session::resume(tcp::socket socket, const tcp::endpoint& peer, WorkerSnapshotPtr listenerSnap,
+                     const config::Listener& listener) {
+  client_ = std::move(socket);
+  boost::system::error_code ec;
+  const std::string ip = peer.address().to_string(ec);
+  adoptConnection(listener, ip);
+  snap_ = listenerSnap;
+  listenerSnap_ = std::move(listenerSnap);
   phase_ = Phase::ReadingHead;
   firstRequest_ = false;
   idleDeadline_ = {};
@@ -230,6 +235,7 @@ void Session::release() {
   releaseActive();
   releaseCounts();
   snap_.reset();
+  listenerSnap_.reset();
   in_.clear();
   out_.clear();
   worker_.releaseSession(this);
@@ -246,8 +252,10 @@ void Session::park() {
 void Session::completePark() {
   net::TimerWheel::disarm(timer_);
   releaseActive();
-  worker_.park(std::move(client_), std::move(snap_), *listener_, listenerSlot,
-               std::string_view(clientIp_, clientIpLen_), idleDeadline_);
+  releaseCounts();
+  snap_.reset();
+  worker_.park(std::move(client_), std::move(listenerSnap_), *listener_, listenerSlot,
+               idleDeadline_);
   phase_ = Phase::Idle;
   idleDeadline_ = {};
   in_.clear();

@@ -55,8 +55,10 @@ public:
   void start(boost::asio::ip::tcp::socket socket, const boost::asio::ip::tcp::endpoint& peer,
              const config::Listener& listener);
 
-  // Continues a connection that waited parked (Worker::park) and now has bytes to read.
-  void resume(ParkedConnection& parked);
+  // Continues a connection that waited parked (Worker::park) and now has bytes to read: `socket`
+  // from `peer`, accepted by `listener` (whose config `listenerSnap` owns).
+  void resume(boost::asio::ip::tcp::socket socket, const boost::asio::ip::tcp::endpoint& peer,
+              WorkerSnapshotPtr listenerSnap, const config::Listener& listener);
 
   // The worker is draining: an idle keep-alive connection is closed now; a busy one finishes
   // its request and answers with `Connection: close`.
@@ -178,7 +180,10 @@ private:
   net::ReadTrust upReadTrust_;
 
   // Connection-scoped.
-  const config::Listener* listener_ = nullptr; // owned by snap_
+  const config::Listener* listener_ = nullptr; // owned by listenerSnap_
+  // The snapshot the connection was accepted with (or parked with): it owns listener_, also
+  // after snap_ moved on to a newer snapshot for a later request.
+  WorkerSnapshotPtr listenerSnap_;
   const std::string* listenerName_ = nullptr;
   config::ListenerLimits limits_;
   http::Limits parseLimits_;
