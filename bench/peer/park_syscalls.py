@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Syscalls per park/revive cycle of idle keep-alive connections (ADR 0006/0013).
 
-Usage: bench/peer/park_syscalls.py PROXY_BINARY STRACE_OUT
+Usage: bench/peer/park_syscalls.py PROXY_BINARY STRACE_OUT [IDLE_SECONDS [ROUNDS]]
 Starts fulcrum-echo (next to PROXY_BINARY's build, else build/bin) and the proxy under
 `strace -f -c -o STRACE_OUT`, then N keep-alive connections do R rounds of one GET each followed
-by 300 ms of idleness (> Worker::kParkAfter, so every connection parks and is revived). Compare
+by IDLE_SECONDS (default 0.3 > Worker::kParkAfter, so every connection parks and is revived;
+0 for the busy keep-alive path, where nothing parks). Compare
 two binaries' STRACE_OUT: the difference divided by N*R is the cost of an idle period. Loopback
 only; every process is stopped by PID."""
 
 import http.client, os, re, subprocess, sys, tempfile, time
 
 proxy_bin, outfile = sys.argv[1], sys.argv[2]
-N, R = 20, 10
+IDLE = float(sys.argv[3]) if len(sys.argv) > 3 else 0.3
+N, R = 20, int(sys.argv[4]) if len(sys.argv) > 4 else 10
 bin_dir = os.path.dirname(os.path.abspath(proxy_bin))
 if not os.path.exists(f"{bin_dir}/fulcrum-echo"):
     bin_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/bin")
@@ -56,7 +58,7 @@ pools:
             resp = c.getresponse()
             resp.read()
             assert resp.status == 200
-        time.sleep(0.3)
+        time.sleep(IDLE)
         print("round", r, file=sys.stderr)
     for c in conns:
         c.close()
