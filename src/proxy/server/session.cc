@@ -163,6 +163,21 @@ void Session::adoptConnection(const config::Listener& listener, std::string_view
   std::copy_n(clientIp.data(), clientIpLen_, clientIp_);
 }
 
+// The connection's listener config follows the snapshot its requests run on (same listener
+// name), so that a long-lived connection keeps no snapshot older than its last request's alive.
+// limits_ stay those read when the connection was accepted or revived. A listener the new config
+// removed keeps its old config (owned by listenerSnap_) until the connection ends.
+void Session::followListener() {
+  if (listenerSnap_ == snap_) {
+    return;
+  }
+  if (const snapshot::ListenerInfo* info = snap_->snapshot->findListener(*listenerName_)) {
+    listener_ = info->listener;
+    listenerName_ = &info->listener->name;
+    listenerSnap_ = snap_;
+  }
+}
+
 void Session::releaseActive() {
   if (activeSlot_ != nullptr) {
     --*activeSlot_;
@@ -372,6 +387,7 @@ void Session::route(bool drained) {
     releaseActive();
     releaseCounts();
     snap_ = worker_.current(); // RCU: this request runs on the newest snapshot
+    followListener();
   }
   const snapshot::Snapshot& snapshot = *snap_->snapshot;
   isHead_ = req_.method == "HEAD";

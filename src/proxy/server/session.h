@@ -146,6 +146,7 @@ private:
 
   void resetRequest();
   void adoptConnection(const config::Listener& listener, std::string_view clientIp);
+  void followListener();
   void park();
   void completePark();
 
@@ -181,8 +182,8 @@ private:
 
   // Connection-scoped.
   const config::Listener* listener_ = nullptr; // owned by listenerSnap_
-  // The snapshot the connection was accepted with (or parked with): it owns listener_, also
-  // after snap_ moved on to a newer snapshot for a later request.
+  // The snapshot that owns listener_: the one the connection was accepted or revived with, then
+  // that of its latest request (followListener), unless the listener left the config.
   WorkerSnapshotPtr listenerSnap_;
   const std::string* listenerName_ = nullptr;
   config::ListenerLimits limits_;
