@@ -117,8 +117,13 @@ class ParkedTest(ft.TestCase):
         socks = open_parked(self, proxy, 100)
         busy = ft.connect(proxy.addr)
         try:
-            # One connection is mid-request (head incomplete) when the drain starts.
+            # One connection is mid-request (head incomplete, read by the proxy) when the drain
+            # starts; a connection with nothing read yet would be closed as idle.
+            received = proxy.metric("fulcrum_listener_received_bytes_total", {"listener": "web"})
             busy.sendall(b"GET / HTTP/1.1\r\n")
+            ft.wait_until(lambda: proxy.metric("fulcrum_listener_received_bytes_total",
+                                               {"listener": "web"}) == received + 16,
+                          message="partial head read")
             proxy.process.send_signal(signal.SIGTERM)
             for sock in socks:
                 self.assertTrue(ft.recv_until_close(sock, timeout=ft.scaled(10)).closed)
@@ -168,6 +173,30 @@ class ParkedTest(ft.TestCase):
             for sock in socks:
                 sock.close()
         ft.wait_until(lambda: active(proxy) == 0 and parked(proxy) == 0, message="all closed")
+
+    def test_listener_removed_while_parked(self):
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo]))
+        socks = open_parked(self, proxy, 2)
+        try:
+            # The listener the connections came through leaves the config (another one replaces
+            # it): they keep their old listener config and go on serving with the new routes.
+            mark = proxy.process.mark()
+            renamed = simple_config([echo]).replace("- name: web", "- name: web2")
+            with open(proxy.config_path + ".tmp", "w") as f:
+                f.write(renamed)
+            os.rename(proxy.config_path + ".tmp", proxy.config_path)
+            proxy.process.wait_for_line(r"^listening web2 on (\S+)$", since=mark)
+            proxy.process.wait_for_line(r"closed listener web", stream="stderr")
+            for _ in range(2):  # revive, park again (with the old listener), revive again
+                for sock in socks:
+                    sock.sendall(REQUEST)
+                    self.assertEqual(ft.recv_http_responses(sock, 1)[0].status, 200)
+                ft.wait_until(lambda: parked(proxy) == 2, message="parked again")
+        finally:
+            for sock in socks:
+                sock.close()
+        ft.wait_until(lambda: parked(proxy) == 0 and active(proxy) == 0, message="all closed")
 
 
 if __name__ == "__main__":
