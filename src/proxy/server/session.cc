@@ -120,6 +120,7 @@ void Session::start(tcp::socket socket, const tcp::endpoint& peer,
   const std::string ip = peer.address().to_string(ec);
   adoptConnection(listener, ip);
   snap_ = worker_.current();
+  listenerSnap_ = snap_;
   phase_ = Phase::ReadingHead;
   firstRequest_ = true;
   resetRequest();
@@ -128,10 +129,14 @@ void Session::start(tcp::socket socket, const tcp::endpoint& peer,
   readHead();
 }
 
-void Session::resume(ParkedConnection& parked) {
-  client_ = std::move(parked.socket);
-  adoptConnection(*parked.listener, std::string_view(parked.clientIp, parked.clientIpLen));
-  snap_ = std::move(parked.snap);
+void Session::resume(tcp::socket socket, const tcp::endpoint& peer, WorkerSnapshotPtr listenerSnap,
+                     const config::Listener& listener) {
+  client_ = std::move(socket);
+  boost::system::error_code ec;
+  const std::string ip = peer.address().to_string(ec);
+  adoptConnection(listener, ip);
+  snap_ = listenerSnap;
+  listenerSnap_ = std::move(listenerSnap);
   phase_ = Phase::ReadingHead;
   firstRequest_ = false;
   idleDeadline_ = {};
@@ -157,6 +162,21 @@ void Session::adoptConnection(const config::Listener& listener, std::string_view
   out_.clear();
   clientIpLen_ = std::min(clientIp.size(), sizeof(clientIp_));
   std::copy_n(clientIp.data(), clientIpLen_, clientIp_);
+}
+
+// The connection's listener config follows the snapshot its requests run on (same listener
+// name), so that a long-lived connection keeps no snapshot older than its last request's alive.
+// limits_ stay those read when the connection was accepted or revived. A listener the new config
+// removed keeps its old config (owned by listenerSnap_) until the connection ends.
+void Session::followListener() {
+  if (listenerSnap_ == snap_) {
+    return;
+  }
+  if (const snapshot::ListenerInfo* info = snap_->snapshot->findListener(*listenerName_)) {
+    listener_ = info->listener;
+    listenerName_ = &info->listener->name;
+    listenerSnap_ = snap_;
+  }
 }
 
 void Session::releaseActive() {
@@ -231,6 +251,7 @@ void Session::release() {
   releaseActive();
   releaseCounts();
   snap_.reset();
+  listenerSnap_.reset();
   in_.clear();
   out_.clear();
   worker_.releaseSession(this);
@@ -247,8 +268,10 @@ void Session::park() {
 void Session::completePark() {
   net::TimerWheel::disarm(timer_);
   releaseActive();
-  worker_.park(std::move(client_), std::move(snap_), *listener_, listenerSlot,
-               std::string_view(clientIp_, clientIpLen_), idleDeadline_);
+  releaseCounts();
+  snap_.reset();
+  worker_.park(std::move(client_), std::move(listenerSnap_), *listener_, listenerSlot,
+               idleDeadline_);
   phase_ = Phase::Idle;
   idleDeadline_ = {};
   in_.clear();
@@ -365,6 +388,7 @@ void Session::route(bool drained) {
     releaseActive();
     releaseCounts();
     snap_ = worker_.current(); // RCU: this request runs on the newest snapshot
+    followListener();
   }
   const snapshot::Snapshot& snapshot = *snap_->snapshot;
   isHead_ = req_.method == "HEAD";

@@ -55,8 +55,10 @@ public:
   void start(boost::asio::ip::tcp::socket socket, const boost::asio::ip::tcp::endpoint& peer,
              const config::Listener& listener);
 
-  // Continues a connection that waited parked (Worker::park) and now has bytes to read.
-  void resume(ParkedConnection& parked);
+  // Continues a connection that waited parked (Worker::park) and now has bytes to read: `socket`
+  // from `peer`, accepted by `listener` (whose config `listenerSnap` owns).
+  void resume(boost::asio::ip::tcp::socket socket, const boost::asio::ip::tcp::endpoint& peer,
+              WorkerSnapshotPtr listenerSnap, const config::Listener& listener);
 
   // The worker is draining: an idle keep-alive connection is closed now; a busy one finishes
   // its request and answers with `Connection: close`.
@@ -144,6 +146,7 @@ private:
 
   void resetRequest();
   void adoptConnection(const config::Listener& listener, std::string_view clientIp);
+  void followListener();
   void park();
   void completePark();
 
@@ -178,7 +181,10 @@ private:
   net::ReadTrust upReadTrust_;
 
   // Connection-scoped.
-  const config::Listener* listener_ = nullptr; // owned by snap_
+  const config::Listener* listener_ = nullptr; // owned by listenerSnap_
+  // The snapshot that owns listener_: the one the connection was accepted or revived with, then
+  // that of its latest request (followListener), unless the listener left the config.
+  WorkerSnapshotPtr listenerSnap_;
   const std::string* listenerName_ = nullptr;
   config::ListenerLimits limits_;
   http::Limits parseLimits_;

@@ -28,7 +28,8 @@ Worker::Worker(uint32_t index, const TimeSource& time)
       guard_(boost::asio::make_work_guard(io_)), wheel_(io_, time, kTick),
       upstreams_(io_, wheel_, stats_),
       rng_(0x9e3779b97f4a7c15ULL * (index + 1) ^
-           static_cast<uint64_t>(time.systemTime().time_since_epoch().count())) {}
+           static_cast<uint64_t>(time.systemTime().time_since_epoch().count())),
+      parked_(io_, wheel_, *this) {}
 
 Worker::~Worker() {
   join();
@@ -50,6 +51,9 @@ void Worker::run() {
   wheel_.start();
   maintenance_.bind(&Worker::onMaintenance, this);
   wheel_.armAfter(maintenance_, std::chrono::seconds(1));
+  // Without an epoll set (EMFILE, ENOMEM at start), park() closes idle keep-alive connections
+  // instead of parking them.
+  (void)parked_.open();
   io_.run();
   exited_.store(true, std::memory_order_release);
 }
@@ -252,77 +256,67 @@ void Worker::releaseSession(Session* session, bool connectionClosed) {
 // ---------------------------------------------------------------------------------------------
 // Parked connections
 
-void Worker::park(tcp::socket socket, WorkerSnapshotPtr snap, const config::Listener& listener,
-                  uint32_t listenerSlot, std::string_view clientIp, MonotonicTime idleDeadline) {
-  if (draining_) {
-    boost::system::error_code ignored;
-    socket.close(ignored);
-    --stats_.downstreamConnectionsActive;
-    --stats_.listeners[listenerSlot].connectionsActive;
+void Worker::park(tcp::socket socket, WorkerSnapshotPtr listenerSnap,
+                  const config::Listener& listener, uint32_t listenerSlot,
+                  MonotonicTime idleDeadline) {
+  boost::system::error_code ec;
+  int fd = -1;
+  if (!draining_) {
+    // release() takes the descriptor out of the reactor (EPOLL_CTL_DEL) without closing it and
+    // returns Asio's descriptor state to its pool; no operation is pending on it.
+    fd = socket.release(ec);
+  }
+  if (fd >= 0 && !ec && parked_.park(fd, listenerSnap, listener, listenerSlot, idleDeadline)) {
+    ++stats_.downstreamConnectionsParked;
     return;
   }
-  ParkedConnection* parked = nullptr;
-  if (!parkedFree_.empty()) {
-    parked = parkedFree_.back();
-    parkedFree_.pop_back();
-  } else {
-    parked_.push_back(std::make_unique<ParkedConnection>(io_));
-    parked = parked_.back().get();
-    parked->idle.bind(&Worker::onParkedIdle, parked);
+  if (fd >= 0) {
+    ::close(fd);
   }
-  parked->socket = std::move(socket);
-  parked->snap = std::move(snap);
-  parked->listener = &listener;
-  parked->listenerSlot = listenerSlot;
-  parked->closing = false;
-  parked->clientIpLen = static_cast<uint8_t>(std::min(clientIp.size(), sizeof(parked->clientIp)));
-  std::copy_n(clientIp.data(), parked->clientIpLen, parked->clientIp);
-  parked->index = static_cast<uint32_t>(parkedLive_.size());
-  parkedLive_.push_back(parked);
-  ++stats_.downstreamConnectionsParked;
-  wheel_.arm(parked->idle, idleDeadline);
-  // Readiness only: no buffer is held while waiting. (Asio re-arms the descriptor with one
-  // epoll_ctl for a wait; that is the price of parking, paid once per idle period.)
-  parked->socket.async_wait(
-      tcp::socket::wait_read,
-      [this, parked](const boost::system::error_code& ec) { onParkedReady(*parked, ec); });
+  socket.close(ec);
+  --stats_.downstreamConnectionsActive;
+  --stats_.listeners[listenerSlot].connectionsActive;
 }
 
-void Worker::onParkedReady(ParkedConnection& parked, const boost::system::error_code& ec) {
-  net::TimerWheel::disarm(parked.idle);
-  ParkedConnection* last = parkedLive_.back();
-  parkedLive_[parked.index] = last;
-  last->index = parked.index;
-  parkedLive_.pop_back();
+void Worker::onParkedReady(int fd, const ParkedOrigin& origin) {
   --stats_.downstreamConnectionsParked;
-  if (ec || parked.closing || draining_) {
-    boost::system::error_code ignored;
-    parked.socket.close(ignored);
-    --stats_.downstreamConnectionsActive;
-    --stats_.listeners[parked.listenerSlot].connectionsActive;
+  // Bytes (or EOF, or an error) arrived: a session reads them as the next request (or ends the
+  // connection). The client's address is read again (not kept while parked); a connection reset
+  // meanwhile has none and ends here, as its session would have ended it.
+  sockaddr_storage storage{};
+  socklen_t length = sizeof(storage);
+  tcp::socket socket(io_);
+  boost::system::error_code ec;
+  tcp::endpoint peer;
+  if (draining_ || ::getpeername(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
+    ec = boost::asio::error::not_connected;
   } else {
-    // Bytes (or EOF) arrived: a session reads them as the next request (or ends the connection).
-    Session* session = acquireSession();
-    session->listenerSlot = parked.listenerSlot;
-    session->resume(parked);
+    const size_t peerLength = std::min<size_t>(length, peer.capacity());
+    std::memcpy(peer.data(), &storage, peerLength);
+    peer.resize(peerLength);
+    socket.assign(peer.protocol(), fd, ec);
   }
-  parked.snap.reset();
-  parked.listener = nullptr;
-  parkedFree_.push_back(&parked);
+  if (ec) {
+    ::close(fd);
+    --stats_.downstreamConnectionsActive;
+    --stats_.listeners[origin.listenerSlot].connectionsActive;
+    maybeDrained();
+    return;
+  }
+  // Accepted with accept4(SOCK_NONBLOCK) and never duplicated: spare Asio's ioctl and
+  // EPOLL_CTL_DEL as for a new connection (net/accepted_socket.h). The read speculates: the
+  // bytes are there.
+  net::AcceptedSocket::adopt(socket);
+  Session* session = acquireSession();
+  session->listenerSlot = origin.listenerSlot;
+  session->resume(std::move(socket), peer, origin.snap, *origin.listener);
+}
+
+void Worker::onParkedClosed(const ParkedOrigin& origin) {
+  --stats_.downstreamConnectionsParked;
+  --stats_.downstreamConnectionsActive;
+  --stats_.listeners[origin.listenerSlot].connectionsActive;
   maybeDrained();
-}
-
-void Worker::onParkedIdle(void* context) {
-  static_cast<ParkedConnection*>(context)->closing = true;
-  boost::system::error_code ignored;
-  static_cast<ParkedConnection*>(context)->socket.close(ignored); // the wait completes aborted
-}
-
-void Worker::closeAllParked() {
-  for (ParkedConnection* parked : parkedLive_) {
-    net::TimerWheel::disarm(parked->idle);
-    onParkedIdle(parked);
-  }
 }
 
 void Worker::onMaintenance(void* context) {
@@ -334,7 +328,12 @@ void Worker::onMaintenance(void* context) {
 }
 
 void Worker::trimSessions() {
+  // Parked records: released when nothing is parked (after a burst of idle clients left).
+  const bool parkedTrimmed = parked_.trim();
   if (free_.size() <= kFreeSessionsKept) {
+    if (parkedTrimmed) {
+      ::malloc_trim(0);
+    }
     return;
   }
   while (free_.size() > kFreeSessionsKept) {
@@ -364,13 +363,13 @@ void Worker::postDrain(std::function<void()> done) {
     for (Session* session : live) {
       session->onDrain();
     }
-    closeAllParked(); // their waits complete (aborted) and end them
+    parked_.closeAll();
     maybeDrained();
   });
 }
 
 void Worker::maybeDrained() {
-  if (draining_ && live_.empty() && parkedLive_.empty() && drained_) {
+  if (draining_ && live_.empty() && parked_.size() == 0 && drained_) {
     auto done = std::move(drained_);
     drained_ = nullptr;
     done();
@@ -450,7 +449,7 @@ void Worker::postStop() {
     for (Session* session : live) {
       session->shutdown();
     }
-    closeAllParked();
+    parked_.shutdown();
     upstreams_.closeIdle();
     wheel_.stop();
     guard_.reset();

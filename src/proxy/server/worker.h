@@ -76,7 +76,7 @@ struct WorkerReport {
   std::vector<Endpoint> endpoints;
 };
 
-class Worker {
+class Worker : private ParkedSet::Handler {
 public:
   Worker(uint32_t index, const TimeSource& time);
   Worker(const Worker&) = delete;
@@ -120,19 +120,20 @@ public:
   WorkerObservability& observability() { return observability_; }
   uint32_t index() const { return index_; }
   // Returns a session to the pool; `connectionClosed` is false when its connection lives on as
-  // a ParkedConnection (see park()).
+  // a parked connection (see park()).
   void releaseSession(Session* session, bool connectionClosed = true);
-  // Takes over an idle keep-alive connection from a session that is about to be released: waits
-  // for the client's next bytes without a session, then hands the connection to a fresh one
-  // (Session::resume). Closes it at `idleDeadline`, on drain and on stop.
-  void park(boost::asio::ip::tcp::socket socket, WorkerSnapshotPtr snap,
-            const config::Listener& listener, uint32_t listenerSlot, std::string_view clientIp,
-            MonotonicTime idleDeadline);
-  size_t parkedCount() const { return parkedLive_.size(); }
+  // Takes over an idle keep-alive connection from a session that is about to be released: takes
+  // its descriptor out of Asio's reactor into the worker's ParkedSet, waits for the client's next
+  // bytes without a session, then hands the connection to a fresh one (Session::resume). Closes
+  // it at `idleDeadline`, on drain and on stop. `listenerSnap` owns `listener`.
+  void park(boost::asio::ip::tcp::socket socket, WorkerSnapshotPtr listenerSnap,
+            const config::Listener& listener, uint32_t listenerSlot, MonotonicTime idleDeadline);
+  size_t parkedCount() const { return parked_.size(); }
 
   // A keep-alive connection idle for this long gives its session (and buffers) back. Shorter
-  // costs an epoll_ctl, a cancel and a session hand-over for clients that pause longer between
-  // requests; longer holds two buffers per idle client.
+  // costs a cancel, a session hand-over and about six syscalls (four epoll_ctl, a getpeername, a
+  // share of an epoll_wait) per idle period for clients that pause longer between requests;
+  // longer holds two buffers per idle client.
   // Free sessions kept for reuse beyond this are destroyed once a second (with their buffers),
   // and the heap is trimmed, so that a burst of connections does not pin its peak memory.
   static constexpr size_t kFreeSessionsKept = 64;
@@ -160,9 +161,9 @@ private:
   static void onAcceptRetry(void* context);
   Session* acquireSession();
   void maybeDrained();
-  void onParkedReady(ParkedConnection& parked, const boost::system::error_code& ec);
-  static void onParkedIdle(void* context);
-  void closeAllParked();
+  // ParkedSet::Handler.
+  void onParkedReady(int fd, const ParkedOrigin& origin) override;
+  void onParkedClosed(const ParkedOrigin& origin) override;
   static void onMaintenance(void* context);
   void trimSessions();
   void recountHealthy(WorkerSnapshot& local);
@@ -182,9 +183,7 @@ private:
   std::vector<Session*> free_;
   net::Timer maintenance_;     // once a second: trimSessions()
   std::vector<Session*> live_; // started and not yet released; Session::liveIndex_ points here
-  std::vector<std::unique_ptr<ParkedConnection>> parked_; // every record ever created (pooled)
-  std::vector<ParkedConnection*> parkedFree_;
-  std::vector<ParkedConnection*> parkedLive_; // waiting; ParkedConnection::index points here
+  ParkedSet parked_;           // idle keep-alive connections (after wheel_: their timers are in it)
   bool draining_ = false;
   std::function<void()> drained_;
   std::function<void(std::string, health::OutlierKind)> outlierSink_;
