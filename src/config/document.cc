@@ -532,35 +532,16 @@ private:
   }
 
   bool array(const YAML::Mark& at, size_t depth) {
-    ++pos_;
-    builder_.OnSequenceStart(at, "?", YAML::NullAnchor, YAML::EmitterStyle::Flow);
-    skipSpace();
-    if (pos_ < text_.size() && text_[pos_] == ']') {
-      ++pos_;
-      builder_.OnSequenceEnd();
-      return true;
-    }
-    while (true) {
-      skipSpace();
-      if (!value(depth + 1)) {
-        return false;
-      }
-      skipSpace();
-      if (pos_ < text_.size() && text_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ < text_.size() && text_[pos_] == ']') {
-        ++pos_;
-        builder_.OnSequenceEnd();
-        return true;
-      }
-      return false;
-    }
+    return sequence(at, [this, depth](uint64_t) { return value(depth + 1); });
   }
 
   // array() for the route list: each element is keyed, and skipped when the cache holds it.
   bool routeList(const YAML::Mark& at, size_t depth) {
+    return sequence(at, [this, depth](uint64_t index) { return routeElement(depth + 1, index); });
+  }
+
+  // `[ element, ... ]` at pos_; `element(index)` reads one item.
+  template <class Element> bool sequence(const YAML::Mark& at, const Element& element) {
     ++pos_;
     builder_.OnSequenceStart(at, "?", YAML::NullAnchor, YAML::EmitterStyle::Flow);
     skipSpace();
@@ -571,7 +552,7 @@ private:
     }
     for (uint64_t index = 0;; ++index) {
       skipSpace();
-      if (!routeElement(depth + 1, index)) {
+      if (!element(index)) {
         return false;
       }
       skipSpace();

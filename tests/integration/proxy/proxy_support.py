@@ -1,5 +1,6 @@
 """Helpers shared by the fulcrum-proxy integration tests: configs, starting the proxy, /proc."""
 
+import os
 import re
 
 import fulcrum_test as ft
@@ -74,6 +75,14 @@ def start_proxy(tc, config_text, workers=1, extra=(), listeners=("web",), config
         ft.wait_until(lambda: ft.http_request(admin, "GET", "/readyz")[0] == 200,
                       message="proxy ready", ignore=(OSError,))
     return proxy
+
+
+def write_atomically(path, text):
+    """Like editors and config tools: write a temp file, then rename it over the config."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
 
 
 def dead_address(tc):

@@ -2,10 +2,9 @@
 applied newest first at a bounded share of a core, and no change is lost."""
 
 import json
-import os
 
 import fulcrum_test as ft
-from proxy_support import start_proxy
+from proxy_support import start_proxy, write_atomically
 
 ROUTES = 3000  # a revision costs milliseconds of CPU: at 1 % of a core, a second or more to repay
 
@@ -23,14 +22,6 @@ def config_text(echo, variant):
         "pools": [{"name": "p", "endpoints": [{"address": echo}]}]})
 
 
-def replace(path, text):
-    """Atomic rewrite, as generators and GitOps tools do it."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, path)
-
-
 class ConfigPacingTest(ft.TestCase):
     def status(self, proxy, variant):
         return ft.http_request(proxy.addr, "GET", "/", headers={"Host": f"churn{variant}.test"})[0]
@@ -43,7 +34,7 @@ class ConfigPacingTest(ft.TestCase):
         proxy = start_proxy(self, config_text(echo, 0), config_name="proxy.json",
                             extra=("--config-cpu-budget", "1"))
         self.assertGreater(proxy.metric("fulcrum_config_cpu_seconds_total"), 0)
-        replace(proxy.config_path, config_text(echo, 1))
+        write_atomically(proxy.config_path, config_text(echo, 1))
         # The start-up load put the pacer in debt: even the first change may wait; it lands.
         ft.wait_until(lambda: self.serves(proxy, 1), timeout=ft.scaled(60),
                       message="variant 1 applied")
@@ -51,7 +42,7 @@ class ConfigPacingTest(ft.TestCase):
         # A burst of changes right after a revision: the pacer holds them back (the revision just
         # applied is owed), keeps only the newest, and applies it once the debt is repaid.
         for variant in (2, 3, 4):
-            replace(proxy.config_path, config_text(echo, variant))
+            write_atomically(proxy.config_path, config_text(echo, variant))
         ft.wait_until(lambda: self.serves(proxy, 4), timeout=ft.scaled(60),
                       message="the newest change applied")
         self.assertEqual(self.status(proxy, 1), 404)
@@ -67,7 +58,7 @@ class ConfigPacingTest(ft.TestCase):
         proxy = start_proxy(self, config_text(echo, 0), config_name="proxy.json",
                             extra=("--config-cpu-budget", "100"))
         for variant in (1, 2):
-            replace(proxy.config_path, config_text(echo, variant))
+            write_atomically(proxy.config_path, config_text(echo, variant))
             ft.wait_until(lambda v=variant: self.serves(proxy, v), timeout=ft.scaled(30),
                           message=f"variant {variant} applied")
         self.assertEqual(proxy.metric("fulcrum_config_paced_total"), 0)

@@ -9,7 +9,7 @@ import threading
 import time
 
 import fulcrum_test as ft
-from proxy_support import pool_yaml, simple_config, start_proxy
+from proxy_support import pool_yaml, simple_config, start_proxy, write_atomically
 
 
 def two_pool_config(e1, e2, v2_route=True, listener2=False):
@@ -56,14 +56,6 @@ class Hammer:
     def stop(self):
         self._stop.set()
         self._thread.join()
-
-
-def write_atomically(path, text):
-    """Like editors and config tools: write a temp file, then rename it over the config."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, path)
 
 
 class ReloadTest(ft.TestCase):
