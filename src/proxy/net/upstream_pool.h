@@ -54,7 +54,7 @@ public:
 class EndpointPool {
 public:
   EndpointPool(std::string address, boost::asio::ip::tcp::endpoint endpoint)
-      : address_(std::move(address)), endpoint_(endpoint) {}
+      : address_(std::move(address)), endpoint_(std::move(endpoint)) {}
 
   const std::string& address() const { return address_; }
   const boost::asio::ip::tcp::endpoint& endpoint() const { return endpoint_; }

@@ -256,7 +256,9 @@ void Worker::releaseSession(Session* session, bool connectionClosed) {
 // ---------------------------------------------------------------------------------------------
 // Parked connections
 
-void Worker::park(tcp::socket socket, WorkerSnapshotPtr listenerSnap,
+// `listenerSnap` by value: the session hands its reference over (it holds none after this).
+void Worker::park(tcp::socket socket,
+                  WorkerSnapshotPtr listenerSnap, // NOLINT(performance-unnecessary-value-param)
                   const config::Listener& listener, uint32_t listenerSlot,
                   MonotonicTime idleDeadline) {
   boost::system::error_code ec;
