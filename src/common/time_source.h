@@ -23,4 +23,15 @@ public:
   SystemTime systemTime() const override { return std::chrono::system_clock::now(); }
 };
 
+// A clock that moves only when told (tests, benchmarks): `now += 5s`. Single-threaded: read and
+// moved on one thread.
+class ManualTimeSource final : public TimeSource {
+public:
+  MonotonicTime monotonicTime() const override { return now; }
+  SystemTime systemTime() const override { return wall; }
+
+  MonotonicTime now{std::chrono::seconds(1000)};
+  SystemTime wall{};
+};
+
 } // namespace fulcrum

@@ -2,19 +2,13 @@
 
 #include <vector>
 
+#include "common/time_source.h"
 #include "proxy/net/timer_wheel.h"
 
 namespace fulcrum::net {
 namespace {
 
 using namespace std::chrono_literals;
-
-class FakeTime final : public TimeSource {
-public:
-  MonotonicTime monotonicTime() const override { return now; }
-  SystemTime systemTime() const override { return SystemTime{}; }
-  MonotonicTime now{std::chrono::seconds(1000)};
-};
 
 struct Fired {
   std::vector<int>* log;
@@ -27,7 +21,7 @@ struct Fired {
 
 class TimerWheelTest : public ::testing::Test {
 protected:
-  FakeTime time_;
+  ManualTimeSource time_;
   boost::asio::io_context io_;
   TimerWheel wheel_{io_, time_, 10ms, 64};
   std::vector<int> log_;

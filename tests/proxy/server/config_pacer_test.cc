@@ -8,18 +8,12 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "common/time_source.h"
+
 namespace fulcrum::server {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Monotonic time the test moves by hand.
-class ManualTime final : public TimeSource {
-public:
-  MonotonicTime monotonicTime() const override { return now; }
-  SystemTime systemTime() const override { return SystemTime{}; }
-  MonotonicTime now{std::chrono::seconds(1000)};
-};
 
 // A CPU clock that advances only when the test's "work" says it burned CPU.
 struct FakeCpu {
@@ -31,7 +25,7 @@ struct FakeCpu {
 
 TEST(ConfigPacer, IdleChangeRunsAtOnceAndIsCharged) {
   boost::asio::io_context io;
-  ManualTime time;
+  ManualTimeSource time;
   FakeCpu cpu;
   ConfigPacer pacer(io, time, 0.05, cpu.clock());
   int runs = 0;
@@ -83,7 +77,7 @@ TEST(ConfigPacer, ChangesWhileInDebtWaitAndOnlyTheNewestRuns) {
 
 TEST(ConfigPacer, RunNowIgnoresTheDebtButIsCharged) {
   boost::asio::io_context io;
-  ManualTime time;
+  ManualTimeSource time;
   FakeCpu cpu;
   ConfigPacer pacer(io, time, 0.1, cpu.clock());
   pacer.charge(100ms);
@@ -114,7 +108,7 @@ TEST(ConfigPacer, CancelDropsTheWaitingChange) {
 
 TEST(ConfigPacer, FullBudgetNeverWaits) {
   boost::asio::io_context io;
-  ManualTime time;
+  ManualTimeSource time;
   FakeCpu cpu;
   ConfigPacer pacer(io, time, 1.0, cpu.clock());
   int runs = 0;

@@ -10,19 +10,13 @@
 #include <utility>
 #include <vector>
 
+#include "common/time_source.h"
 #include "proxy/server/worker.h"
 
 namespace fulcrum::server {
 namespace {
 
 using namespace std::chrono_literals;
-
-class FakeTime final : public TimeSource {
-public:
-  MonotonicTime monotonicTime() const override { return now; }
-  SystemTime systemTime() const override { return SystemTime{}; }
-  MonotonicTime now{std::chrono::seconds(1000)};
-};
 
 // Records what the set hands back; owns the descriptors it is given.
 class Recorder final : public ParkedSet::Handler {
@@ -68,7 +62,7 @@ protected:
     }
   }
 
-  FakeTime time_;
+  ManualTimeSource time_;
   boost::asio::io_context io_;
   net::TimerWheel wheel_{io_, time_, 10ms, 64};
   Recorder recorder_;
