@@ -27,22 +27,16 @@ for i in 1 2 3; do
   wait_line "$out/echo$i.log" "^listening on"
   backends+=("$(sed -n 's/^listening on //p' "$out/echo$i.log")")
 done
-{
-  echo "apiVersion: fulcrum/v1"
-  echo "listeners:"
-  echo "  - {name: bench, address: \"127.0.0.1:0\"}"
-  echo "routes:"
-  echo "  - name: all"
-  echo "    rules:"
-  echo "      - backends: [{pool: backends}]"
-  echo "pools:"
-  echo "  - name: backends"
-  echo "    algorithm: round_robin"
-  echo "    endpoints:"
-  for ep in "${backends[@]}"; do echo "      - {address: \"$ep\"}"; done
-} >"$out/proxy.yaml"
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/cg.out" \
-  "$bin/fulcrum-proxy" --config "$out/proxy.yaml" --workers 1 --admin 127.0.0.1:0 --id cg \
+# The proxy as peer-bench starts it (candidate.sh writes the config), under callgrind.
+cat >"$out/proxy-under-callgrind" <<EOF
+#!/bin/sh
+export TMPDIR="${TMPDIR:-/tmp}" # where callgrind_control looks for valgrind's vgdb pipes
+exec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/cg.out" \
+  "$bin/fulcrum-proxy" "\$@"
+EOF
+chmod +x "$out/proxy-under-callgrind"
+(IFS=,; LISTEN=127.0.0.1:0 BACKENDS="${backends[*]}" WORKERS=1 TMPDIR="$out" \
+  FULCRUM_PROXY="$out/proxy-under-callgrind" exec "$here/bench/peer/candidate.sh") \
   >"$out/proxy.log" 2>&1 &
 proxy=$!
 pids+=($proxy)
