@@ -8,8 +8,12 @@
 #   WORKERS, one server with http-reuse always), side by side with fulcrum-proxy (issue 8, target 5).
 #   WRK_HEADER="Connection: close" for a new connection per request; URL_PATH="/?bytes=1048576"
 #   for 1 MiB responses from fulcrum-echo.
+#   SYSTEM=1: also system-wide wake-ups, context switches and IPIs per request (who pays for
+#   waking a sleeping peer: docs/performance.md, "Where the kernel time goes").
+#   PROFILE=FILE: also `perf record -g -e cpu-clock` of the proxy into FILE (perf report -i FILE).
+#   COUNT=0: no tracepoints (they slow both proxies a little): requests/s and CPU only.
 # Prints each syscall per request, recvfrom calls that returned EAGAIN, context switches, and
-# the proxy's CPU per request (that one depends on the machine's load).
+# the proxy's CPU per request and requests/s (those two depend on the machine's load).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 bin=${1:-$here/build/bin}
@@ -71,26 +75,42 @@ addr=$(sed -n 's/^listening bench on //p' "$tmp/proxy.log")
 fi
 wrk -t1 -c"$CONNS" -d1s "http://$addr/" >/dev/null 2>&1 # warm-up: fills the upstream pool
 
-events=syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto
-events+=,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_accept4
-events+=,syscalls:sys_enter_close,syscalls:sys_enter_epoll_pwait,context-switches
-perf stat -x, -e "$events" -p "$proxy" -o "$tmp/perf.csv" &
-perf1=$!
-perf stat -x, -e syscalls:sys_exit_recvfrom --filter 'ret == -11' -p "$proxy" -o "$tmp/eagain.csv" &
-perf2=$!
+perfs=()
+if [ "${COUNT:-1}" != 0 ]; then
+  events=syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto
+  events+=,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_accept4
+  events+=,syscalls:sys_enter_close,syscalls:sys_enter_epoll_pwait,context-switches
+  perf stat -x, -e "$events" -p "$proxy" -o "$tmp/perf.csv" &
+  perfs+=($!)
+  perf stat -x, -e syscalls:sys_exit_recvfrom --filter 'ret == -11' -p "$proxy" -o "$tmp/eagain.csv" &
+  perfs+=($!)
+fi
+if [ "${SYSTEM:-0}" = 1 ]; then
+  system=sched:sched_wakeup,sched:sched_switch,ipi:ipi_send_cpu
+  system+=,irq_vectors:call_function_single_entry,irq_vectors:reschedule_entry
+  perf stat -a -x, -e "$system" -o "$tmp/system.csv" &
+  perfs+=($!)
+fi
+if [ -n "${PROFILE:-}" ]; then
+  perf record -q -g -e cpu-clock -F 4999 -p "$proxy" -o "$PROFILE" 2>/dev/null &
+  perfs+=($!)
+fi
 sleep 0.3
 cpu0=$(awk '{print $14 + $15}' "/proc/$proxy/stat")
 wrk_args=()
 [ -z "${WRK_HEADER:-}" ] || wrk_args=(-H "$WRK_HEADER")
 wrk -t1 -c"$CONNS" -d"${DURATION}s" "${wrk_args[@]}" "http://$addr${URL_PATH:-/}" >"$tmp/wrk.txt" 2>&1
 cpu1=$(awk '{print $14 + $15}' "/proc/$proxy/stat")
-kill -INT "$perf1" "$perf2"
-wait "$perf1" "$perf2" || true
+[ ${#perfs[@]} = 0 ] || { kill -INT "${perfs[@]}"; wait "${perfs[@]}" || true; }
 requests=$(awk '/requests in/ {print $1}' "$tmp/wrk.txt")
 ticks=$(getconf CLK_TCK)
 echo "${PROXY:-fulcrum}, workers $workers, $CONNS connections ${WRK_HEADER:-keep-alive}: $requests requests"
-sed 's/syscalls:sys_exit_recvfrom/recvfrom_EAGAIN/' "$tmp/eagain.csv" | cat "$tmp/perf.csv" - |
+grep -E "Non-2xx|Socket errors" "$tmp/wrk.txt" | sed 's/^ */  wrk: /' || true
+touch "$tmp/perf.csv" "$tmp/eagain.csv" "$tmp/system.csv"
+sed 's/syscalls:sys_exit_recvfrom/recvfrom_EAGAIN/' "$tmp/eagain.csv" |
+  cat "$tmp/perf.csv" - "$tmp/system.csv" |
   awk -F, -v r="$requests" '$1 ~ /^[0-9]+$/ {sub("syscalls:sys_enter_", "", $3);
-    printf "  %-18s %10d  %6.3f per request\n", $3, $1, $1 / r}'
-awk -v c=$((cpu1 - cpu0)) -v t="$ticks" -v r="$requests" \
-  'BEGIN {printf "  proxy CPU %.1f us per request (load-dependent)\n", c / t * 1e6 / r}'
+    sub("^[a-z_]+:", "", $3); printf "  %-28s %10d  %6.3f per request\n", $3, $1, $1 / r}'
+awk -v c=$((cpu1 - cpu0)) -v t="$ticks" -v r="$requests" -v d="$DURATION" \
+  'BEGIN {printf "  proxy CPU %.1f us per request, %.0f requests/s (load-dependent)\n",
+    c / t * 1e6 / r, r / d}'

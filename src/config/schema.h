@@ -236,7 +236,9 @@ struct Pool {
   // Upstream connection pool (per worker, per endpoint).
   Duration connectTimeout = std::chrono::seconds(2);
   Duration upstreamIdleTimeout = std::chrono::seconds(60);
-  uint32_t maxIdlePerEndpoint = 64;
+  // As many as the default circuit breaker lets a worker open, so that steady concurrency up to it
+  // never closes and reopens connections (idle ones close after upstreamIdleTimeout).
+  uint32_t maxIdlePerEndpoint = 1024;
   Location location;
 };
 

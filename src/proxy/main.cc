@@ -2,6 +2,7 @@
 // 1 (invalid, located errors on stderr) or 2 (usage), like `fulcrumctl validate`.
 
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <charconv>
 #include <chrono>
@@ -54,6 +55,17 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
   return std::nullopt;
 }
 
+// Every client and upstream connection is a descriptor. The soft limit is often 1024 (Debian's
+// default), which a proxy reaches at ~500 busy clients; the hard limit is what the operator
+// allowed, so take all of it, as HAProxy does for its maxconn. Failure leaves the soft limit.
+void raiseDescriptorLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -64,6 +76,7 @@ int main(int argc, char** argv) {
   // connections: 1.14-1.18 KiB each with glibc's default threshold, 0.93-1.11 with this; see
   // docs/performance.md, target 4). Sessions are pooled, so the request path does not map.
   ::mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+  raiseDescriptorLimit();
   CLI::App app{"fulcrum-proxy: the Fulcrum data plane (HTTP/1.1 reverse proxy and load balancer)"};
   fulcrum::server::ServerOptions options;
   const unsigned cores = std::thread::hardware_concurrency();

@@ -28,6 +28,37 @@ class KeepAliveTest(ft.TestCase):
         self.assertEqual(proxy.metric("fulcrum_upstream_connections_total"), 1)
         self.assertGreaterEqual(proxy.metric("fulcrum_upstream_requests_reused_total"), 34)
 
+    def test_upstream_pool_keeps_a_burst_of_concurrent_connections(self):
+        # 150 requests in flight at once need 150 upstream connections. The default idle limit
+        # (maxIdlePerEndpoint 1024) keeps all of them, so the same burst again opens none: a
+        # limit below the steady concurrency would close and reopen connections on every
+        # request (issue 8: 1.6x HAProxy's CPU per request at 256 client connections).
+        _, echo = self.start_echo("e1")
+        proxy = start_proxy(self, simple_config([echo]))
+        clients = 150
+
+        def burst():
+            barrier = threading.Barrier(clients)
+            statuses = []
+
+            def one():
+                with ft.HttpClient(proxy.addr) as client:
+                    barrier.wait()
+                    statuses.append(client.request("GET", "/?delay=1000")[0])
+
+            threads = [threading.Thread(target=one) for _ in range(clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(statuses, [200] * clients)
+            return proxy.metric("fulcrum_upstream_connections_total")
+
+        opened = burst()
+        self.assertGreaterEqual(opened, clients * 0.9, "the burst was not concurrent")
+        again = burst() - opened
+        self.assertLessEqual(again, 5, f"{again} upstream connections reopened for the second burst")
+
     def test_round_robin_and_forwarded_headers(self):
         _, e1 = self.start_echo("e1")
         _, e2 = self.start_echo("e2")
@@ -289,6 +320,23 @@ class AdminTest(ft.TestCase):
         self.assertEqual(pools[0]["endpoints"][0]["address"], echo)
         self.assertEqual(pools[0]["endpoints"][0]["state"], "healthy")
         self.assertEqual(pools[0]["endpoints"][0]["weight"], 1)
+
+
+class ProcessLimitsTest(ft.TestCase):
+    def test_descriptor_soft_limit_is_raised_to_the_hard_limit(self):
+        # Started with Debian's usual soft limit far below the hard one, the proxy takes the hard
+        # limit: ~500 busy clients (a descriptor each, plus one upstream) must not hit EMFILE.
+        _, echo = self.start_echo("e1")
+        path = self.write_file("proxy.yaml", simple_config([echo]))
+        process = self.start(["prlimit", "--nofile=256:4096", ft.bin_path("fulcrum-proxy"),
+                              "--config", path, "--admin", "127.0.0.1:0", "--workers", 1],
+                             name="proxy")
+        admin = process.wait_for_line(r"^admin on (\S+)$").group(1)
+        with open(f"/proc/{process.pid}/limits") as f:
+            line = next(l for l in f if l.startswith("Max open files"))
+        self.assertEqual(line.split()[3:5], ["4096", "4096"], line)
+        _, _, body = ft.http_request(admin, "GET", "/metrics")
+        self.assertIn("\nprocess_max_fds 4096\n", body.decode())
 
 
 if __name__ == "__main__":
