@@ -11,6 +11,8 @@
 #   SYSTEM=1: also system-wide wake-ups, context switches and IPIs per request (who pays for
 #   waking a sleeping peer: docs/performance.md, "Where the kernel time goes").
 #   PROFILE=FILE: also `perf record -g -e cpu-clock` of the proxy into FILE (perf report -i FILE).
+#   IDLE_HOGS=1: one SCHED_IDLE busy loop per CPU during the measurement: CPUs never go idle, so
+#   no wake-up has to kick an idle CPU (the control experiment for target 1's kernel time).
 #   COUNT=0: no tracepoints (they slow both proxies a little): requests/s and CPU only.
 # Prints each syscall per request, recvfrom calls that returned EAGAIN, context switches, and
 # the proxy's CPU per request and requests/s (those two depend on the machine's load).
@@ -94,6 +96,12 @@ fi
 if [ -n "${PROFILE:-}" ]; then
   perf record -q -g -e cpu-clock -F 4999 -p "$proxy" -o "$PROFILE" 2>/dev/null &
   perfs+=($!)
+fi
+if [ "${IDLE_HOGS:-0}" = 1 ]; then
+  for _ in $(seq "$(nproc)"); do
+    chrt --idle 0 sh -c 'while :; do :; done' &
+    pids+=($!)
+  done
 fi
 sleep 0.3
 cpu0=$(awk '{print $14 + $15}' "/proc/$proxy/stat")
