@@ -21,6 +21,8 @@ through configs serialised before the run and runs on the load CPU.
 Example (docs/performance.md):
   bench/scale/scale.py --proxy build/bin/fulcrum-proxy --routes 10,10000,100000 \\
       --endpoints 3,1000 --churn 10000 --duration 10
+  bench/scale/scale.py --proxy build/bin/fulcrum-proxy --routes 10,10000,100000 \
+      --endpoints 3,1000 --interleave 8 --slice 3     # target 6, paired ratios per round
 """
 
 import argparse
@@ -154,11 +156,11 @@ class Run:
     def write_config(self, path, routes, ports, variant=0):
         self.write_bytes(path, self.config_text(routes, ports, variant))
 
-    def start_proxy(self, config):
+    def start_proxy(self, config, name="proxy"):
         p = self.start([*taskset(self.proxy_cpu), self.args.proxy, "--config", config,
                         "--workers", "1", "--admin", "127.0.0.1:0", "--id", "scale",
-                        *self.args.proxy_arg], "proxy")
-        out = os.path.join(self.work, "proxy.out")
+                        *self.args.proxy_arg], name)
+        out = os.path.join(self.work, name + ".out")
         deadline = time.monotonic() + 120
         listen = admin = None
         while time.monotonic() < deadline and not (listen and admin):
@@ -282,6 +284,58 @@ def scenario(run, name, routes, endpoints, churn_rate=0):
         run.stop(nginx)
 
 
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def interleaved(run, routes_list, endpoints_list, rounds, seconds):
+    """Targets 6 without the VM's drift: every configuration runs at once in its own proxy (all
+    pinned to the proxy CPU, only one loaded at a time), and the load visits them in short
+    slices, round after round (the order rotates each round). A configuration is compared with
+    the first one slice-pair by slice-pair (same round), and the median of those ratios is
+    reported: minutes-long drift of the machine's speed cancels out of a ratio taken seconds
+    apart."""
+    setups = [(f"routes-{n}", n, 3) for n in routes_list]
+    setups += [(f"endpoints-{e}", 10, e) for e in endpoints_list
+               if (f"routes-10", 10, e) not in setups]
+    ports = free_ports(max(e for _, _, e in setups))
+    nginx = run.start_nginx(ports)
+    proxies = []
+    try:
+        for name, routes, endpoints in setups:
+            config = os.path.join(run.work, f"{name}.json")
+            run.write_config(config, routes, ports[:endpoints])
+            proxy, listen, admin = run.start_proxy(config, name)
+            run.wrk(f"http://{listen}/", routes, 2)  # warm up
+            proxies.append((name, routes, proxy, listen))
+        hz = os.sysconf("SC_CLK_TCK")
+        results = {name: [] for name, _, _, _ in proxies}
+        for rnd in range(rounds):
+            shift = rnd % len(proxies)
+            for name, routes, proxy, listen in proxies[shift:] + proxies[:shift]:
+                t0 = cpu_ticks(proxy.pid)
+                r = parse_wrk(run.wrk(f"http://{listen}/", routes, seconds))
+                r["cpu_us_per_req"] = (cpu_ticks(proxy.pid) - t0) / hz / max(1, r["requests"]) * 1e6
+                results[name].append(r)
+                for key in ("rps", "p99_ms", "cpu_us_per_req", "errors"):
+                    print(f"RESULT {name} round{rnd + 1}_{key} {r[key]:.3f}", flush=True)
+        base = proxies[0][0]
+        for name, _, _, _ in proxies:
+            rs = results[name]
+            for key in ("rps", "p99_ms", "cpu_us_per_req"):
+                ratios = [a[key] / b[key] for a, b in zip(rs, results[base]) if b[key]]
+                print(f"SUMMARY {name} {key} median {median([x[key] for x in rs]):.3f} "
+                      f"paired_ratio_to_{base} median {median(ratios):.3f} "
+                      f"range {min(ratios):.3f}-{max(ratios):.3f}", flush=True)
+            print(f"SUMMARY {name} errors {sum(x['errors'] for x in rs)}", flush=True)
+    finally:
+        for _, _, proxy, _ in proxies:
+            run.stop(proxy)
+        run.stop(nginx)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -293,6 +347,10 @@ def main():
     ap.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--interleave", type=int, default=0, metavar="ROUNDS",
+                    help="routes/endpoints scenarios: all proxies at once, ROUNDS rounds of "
+                    "--slice seconds each, paired ratios (see interleaved())")
+    ap.add_argument("--slice", type=int, default=3, help="seconds per slice with --interleave")
     ap.add_argument("--proxy-arg", action="append", default=[],
                     help="extra fulcrum-proxy argument (repeat), e.g. --proxy-arg=--config-nice=0")
     args = ap.parse_args()
@@ -302,6 +360,11 @@ def main():
     work = tempfile.mkdtemp(prefix="fulcrum-scale-")
     run = Run(args, work)
     try:
+        if args.interleave:
+            interleaved(run, [int(x) for x in args.routes.split(",") if x],
+                        [int(x) for x in args.endpoints.split(",") if x], args.interleave,
+                        args.slice)
+            return
         for _ in range(args.reps):
             for n in [int(x) for x in args.routes.split(",") if x]:
                 scenario(run, f"routes-{n}", n, 3)
