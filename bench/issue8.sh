@@ -7,11 +7,12 @@
 #
 #   bench/issue8.sh                  # all targets
 #   TARGETS="1 7" bench/issue8.sh    # some of them (1/2/5 share one peer-bench run)
+#   TARGETS="sweep" bench/issue8.sh  # also: CPU per request from 16 to 1024 connections
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 out="${OUT:-/tmp/fulcrum-issue8-$(date -u +%Y%m%dT%H%M%S)}"
-targets=" ${TARGETS:-1 3 4 6 7} "
+targets=" ${TARGETS:-1 3 4 6 7 sweep} "
 mkdir -p "$out"
 export FULCRUM_PROXY="$here/build/bin/fulcrum-proxy" CANDIDATE_CMD="$here/bench/peer/candidate.sh" \
   CANDIDATE_PORT=18400 CANDIDATE_NAME=fulcrum
@@ -32,14 +33,18 @@ if want 4; then # 10,000 idle keep-alive connections
     >"$out/connmem.log" 2>&1
   tail -n 20 "$out/connmem.log"
 fi
-if want 6; then # routes and endpoints
+if want 6; then # routes and endpoints: every config's proxy at once, short interleaved slices
   bench/scale/scale.py --proxy build/bin/fulcrum-proxy --routes 10,10000,100000 \
-    --endpoints 3,1000 --churn "" --duration 10 --reps 3 >"$out/scale.log" 2>&1
-  grep -E "rps|p99" "$out/scale.log"
+    --endpoints 3,1000 --churn "" --interleave 8 --slice 3 >"$out/scale.log" 2>&1
+  grep SUMMARY "$out/scale.log"
 fi
-if want 7; then # config churn
+if want 7; then # config churn: quiet and churned proxies in alternating slices
   bench/scale/scale.py --proxy build/bin/fulcrum-proxy --routes "" --endpoints "" \
-    --churn 10000 --duration 10 --reps 3 >"$out/churn.log" 2>&1
-  grep -E "rps|p99|errors|reloads_applied|main_cpu_ms " "$out/churn.log"
+    --churn 10000 --interleave 8 --slice 5 >"$out/churn.log" 2>&1
+  grep SUMMARY "$out/churn.log"
+fi
+if want sweep; then # connections 16..1024, beside HAProxy
+  REPS=2 bench/peer/concurrency_sweep.sh build/bin >"$out/sweep.log" 2>&1
+  cat "$out/sweep.log"
 fi
 echo "results in $out"

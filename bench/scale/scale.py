@@ -22,7 +22,9 @@ Example (docs/performance.md):
   bench/scale/scale.py --proxy build/bin/fulcrum-proxy --routes 10,10000,100000 \\
       --endpoints 3,1000 --churn 10000 --duration 10
   bench/scale/scale.py --proxy build/bin/fulcrum-proxy --routes 10,10000,100000 \
-      --endpoints 3,1000 --interleave 8 --slice 3     # target 6, paired ratios per round
+      --endpoints 3,1000 --churn "" --interleave 8 --slice 3  # target 6, paired ratios
+  bench/scale/scale.py --proxy build/bin/fulcrum-proxy --routes "" --endpoints "" \
+      --churn 10000 --interleave 8 --slice 5                    # target 7, paired ratios
 """
 
 import argparse
@@ -227,36 +229,20 @@ def scenario(run, name, routes, endpoints, churn_rate=0):
     try:
         url = f"http://{listen}/"
         run.wrk(url, routes, 2)  # warm up: connections, caches, upstream pool
-        stop = threading.Event()
-        changes = [0]
         # Serialised before the run (python's json.dump of a 10k-route config takes longer than
         # the period); consecutive variants differ, so every write is a change to apply.
-        variants = ([run.config_text(routes, ports, v) for v in range(1, CHURN_VARIANTS + 1)]
-                    if churn_rate else [])
-
-        def churn():
-            # On the load CPU, next to wrk and NGINX: the writer must not take the proxy's CPU.
-            if run.load_cpu is not None and hasattr(os, "sched_setaffinity"):
-                os.sched_setaffinity(threading.get_native_id(), {run.load_cpu})
-            period = 1.0 / churn_rate
-            next_at = time.monotonic()
-            while not stop.is_set():
-                run.write_bytes(config, variants[changes[0] % len(variants)])
-                changes[0] += 1
-                next_at += period
-                stop.wait(max(0.0, next_at - time.monotonic()))
-
+        writer = (ChurnWriter(run, config, [run.config_text(routes, ports, v)
+                                            for v in range(1, CHURN_VARIANTS + 1)], churn_rate)
+                  if churn_rate else None)
         before_applied = applied(admin)
-        thread = threading.Thread(target=churn) if churn_rate else None
         t0 = cpu_ticks(proxy.pid)
         m0 = cpu_ticks(proxy.pid, proxy.pid)
         started = time.monotonic()
-        if thread:
-            thread.start()
+        if writer:
+            writer.start()
         out = run.wrk(url, routes, run.args.duration)
-        if thread:
-            stop.set()
-            thread.join()
+        if writer:
+            writer.stop()
         elapsed = time.monotonic() - started
         t1 = cpu_ticks(proxy.pid)
         m1 = cpu_ticks(proxy.pid, proxy.pid)
@@ -264,8 +250,8 @@ def scenario(run, name, routes, endpoints, churn_rate=0):
         hz = os.sysconf("SC_CLK_TCK")
         r["cpu_us_per_req"] = (t1 - t0) / hz / max(1, r["requests"]) * 1e6
         r["reloads_applied"] = applied(admin) - before_applied
-        r["changes_written"] = changes[0]
-        r["changes_per_s"] = changes[0] / elapsed
+        r["changes_written"] = writer.changes if writer else 0
+        r["changes_per_s"] = r["changes_written"] / elapsed
         # The main thread loads, validates and compiles every revision (the worker only adopts
         # the result): its CPU over the applied revisions is the cost of one revision.
         r["main_cpu_ms"] = (m1 - m0) / hz * 1e3
@@ -336,6 +322,90 @@ def interleaved(run, routes_list, endpoints_list, rounds, seconds):
         run.stop(nginx)
 
 
+class ChurnWriter:
+    """Rewrites `path` RATE times a second, cycling through pre-serialised variants, on the load
+    CPU (the writer must not take the proxy's CPU). start()/stop() may be repeated."""
+
+    def __init__(self, run, path, variants, rate):
+        self.run, self.path, self.variants, self.rate = run, path, variants, rate
+        self.changes = 0
+        self.thread = None
+        self.stopping = threading.Event()
+
+    def _loop(self):
+        if self.run.load_cpu is not None and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(threading.get_native_id(), {self.run.load_cpu})
+        period = 1.0 / self.rate
+        next_at = time.monotonic()
+        while not self.stopping.is_set():
+            self.run.write_bytes(self.path, self.variants[self.changes % len(self.variants)])
+            self.changes += 1
+            next_at += period
+            self.stopping.wait(max(0.0, next_at - time.monotonic()))
+
+    def start(self):
+        self.stopping.clear()
+        self.thread = threading.Thread(target=self._loop)
+        self.thread.start()
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+
+
+def interleaved_churn(run, routes, rounds, seconds, rate):
+    """Target 7 without the VM's drift: a quiet proxy and a churned proxy on the same config, both
+    pinned to the proxy CPU, loaded in alternating slices (the order rotates each round); the
+    churn writer runs only during the churned proxy's slices. Paired ratios churn/quiet per round
+    and their median."""
+    ports = free_ports(3)
+    nginx = run.start_nginx(ports)
+    procs = []
+    try:
+        variants = [run.config_text(routes, ports, v) for v in range(1, CHURN_VARIANTS + 1)]
+        setups = []
+        for name in ("quiet", "churn"):
+            config = os.path.join(run.work, f"{name}.json")
+            run.write_config(config, routes, ports)
+            proxy, listen, admin = run.start_proxy(config, name)
+            procs.append(proxy)
+            run.wrk(f"http://{listen}/", routes, 2)  # warm up
+            setups.append((name, proxy, listen, admin, config))
+        writer = ChurnWriter(run, setups[1][4], variants, rate)
+        hz = os.sysconf("SC_CLK_TCK")
+        results = {"quiet": [], "churn": []}
+        for rnd in range(rounds):
+            for name, proxy, listen, admin, _ in (setups if rnd % 2 == 0 else setups[::-1]):
+                applied0, changes0 = applied(admin), writer.changes
+                t0 = cpu_ticks(proxy.pid)
+                if name == "churn":
+                    writer.start()
+                r = parse_wrk(run.wrk(f"http://{listen}/", routes, seconds))
+                if name == "churn":
+                    writer.stop()
+                r["cpu_us_per_req"] = (cpu_ticks(proxy.pid) - t0) / hz / max(1, r["requests"]) * 1e6
+                r["reloads_applied"] = applied(admin) - applied0
+                r["changes_written"] = writer.changes - changes0
+                results[name].append(r)
+                for key in ("rps", "p99_ms", "errors", "reloads_applied", "changes_written"):
+                    print(f"RESULT {name}-{routes} round{rnd + 1}_{key} {r[key]:.3f}"
+                          if isinstance(r[key], float) else
+                          f"RESULT {name}-{routes} round{rnd + 1}_{key} {r[key]}", flush=True)
+        for key in ("rps", "p99_ms", "cpu_us_per_req"):
+            ratios = [c[key] / q[key] for c, q in zip(results["churn"], results["quiet"]) if q[key]]
+            print(f"SUMMARY churn-{routes} {key} quiet_median "
+                  f"{median([x[key] for x in results['quiet']]):.3f} churn_median "
+                  f"{median([x[key] for x in results['churn']]):.3f} paired_ratio median "
+                  f"{median(ratios):.3f} range {min(ratios):.3f}-{max(ratios):.3f}", flush=True)
+        for key in ("errors", "reloads_applied", "changes_written"):
+            print(f"SUMMARY churn-{routes} {key} {sum(x[key] for x in results['churn'])}",
+                  flush=True)
+    finally:
+        for proxy in procs:
+            run.stop(proxy)
+        run.stop(nginx)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -361,9 +431,12 @@ def main():
     run = Run(args, work)
     try:
         if args.interleave:
-            interleaved(run, [int(x) for x in args.routes.split(",") if x],
-                        [int(x) for x in args.endpoints.split(",") if x], args.interleave,
-                        args.slice)
+            if args.routes or args.endpoints:
+                interleaved(run, [int(x) for x in args.routes.split(",") if x],
+                            [int(x) for x in args.endpoints.split(",") if x], args.interleave,
+                            args.slice)
+            for n in [int(x) for x in args.churn.split(",") if x]:
+                interleaved_churn(run, n, args.interleave, args.slice, args.churn_rate)
             return
         for _ in range(args.reps):
             for n in [int(x) for x in args.routes.split(",") if x]:
