@@ -353,6 +353,16 @@ class ChurnWriter:
         self.thread.join()
 
 
+def settle(proxy, limit=20):
+    """Waits until the proxy's main thread has been idle for a second (a paced revision may still
+    be waiting when the writer stops; it must not land in the next proxy's slice)."""
+    for _ in range(limit):
+        before = cpu_ticks(proxy.pid, proxy.pid)
+        time.sleep(1)
+        if cpu_ticks(proxy.pid, proxy.pid) == before:
+            return
+
+
 def interleaved_churn(run, routes, rounds, seconds, rate):
     """Target 7 without the VM's drift: a quiet proxy and a churned proxy on the same config, both
     pinned to the proxy CPU, loaded in alternating slices (the order rotates each round); the
@@ -383,6 +393,7 @@ def interleaved_churn(run, routes, rounds, seconds, rate):
                 r = parse_wrk(run.wrk(f"http://{listen}/", routes, seconds))
                 if name == "churn":
                     writer.stop()
+                    settle(proxy)
                 r["cpu_us_per_req"] = (cpu_ticks(proxy.pid) - t0) / hz / max(1, r["requests"]) * 1e6
                 r["reloads_applied"] = applied(admin) - applied0
                 r["changes_written"] = writer.changes - changes0
