@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   // the heap they left holes the small objects kept from being trimmed (10,000 idle
   // connections: 1.14-1.18 KiB each with glibc's default threshold, 0.93-1.11 with this; see
   // docs/performance.md, target 4). Sessions are pooled, so the request path does not map.
-  ::mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+  ::mallopt(M_MMAP_THRESHOLD, 64 * 1024); // NOLINT(concurrency-mt-unsafe): no thread runs yet
   raiseDescriptorLimit();
   CLI::App app{"fulcrum-proxy: the Fulcrum data plane (HTTP/1.1 reverse proxy and load balancer)"};
   fulcrum::server::ServerOptions options;
