@@ -6,8 +6,8 @@
 // of its YAML subtree (kinds, scalars, quoting, structure and the line/column of every node), its
 // path (`routes[i]`, the document it is in) and the file name; nothing else is read. So when the
 // next revision has a route whose subtree, position, index and file are all identical to one the
-// previous load decoded without errors, the load copies that Route and replays its recorded
-// registrations (route name, rule matches per host, pool references) into the new load's
+// previous load decoded without errors, the load shares that Route (no copy) and replays its
+// recorded registrations (route name, rule matches per host, pool references) into the new load's
 // CrossChecks instead of decoding it again. The outcome (Config, diagnostics and their order) is
 // the same as a fresh load: cross-object checks (duplicate names, shadowed matches, unknown
 // pools) still run against the new revision. A route that moved (another line or column, another
@@ -45,7 +45,7 @@ public:
     PlacePtr place;
   };
   struct Entry {
-    Route route;
+    RouteList::Ptr route; // shared with every Config that reused it
     std::vector<Registration> registrations;
   };
   using Key = ContentKey;
