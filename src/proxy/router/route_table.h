@@ -67,11 +67,12 @@ struct alignas(64) CompiledRule {
   const config::Timeouts* timeouts = nullptr; // &rule->timeouts when any is set, else nullptr
   const config::RetryPolicy* retry = nullptr; // rule->retry when set, else nullptr
   bool hasFilters = false;                    // rule->filters is not empty
-  // Cold: weighted splits (singlePool covers a rule with one backend) and names.
-  std::vector<WeightedPool> backends; // weights > 0 only
+  // Cold: weighted splits (singlePool covers a rule with one backend) and names. Both spans
+  // point into arrays the RouteTable owns (one allocation per table, not two per rule).
+  std::span<const WeightedPool> backends; // weights > 0 only
   uint64_t totalWeight = 0;
   // cumulativeWeights[i] = sum of backends[0..i].weight; pickBackend() binary-searches it.
-  std::vector<uint64_t> cumulativeWeights;
+  std::span<const uint64_t> cumulativeWeights;
   std::string_view routeName; // the route's name in the snapshot's Config (tests, diagnostics)
 };
 

@@ -1,5 +1,7 @@
 #include "proxy/snapshot/snapshot.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "proxy/snapshot/reclaimer.h"
@@ -75,7 +77,13 @@ compileSnapshot(CompileInput input, stats::StatsSlots& slots,
   }
   snap->routes = std::move(table.value());
 
-  for (const auto& route : cfg.routes) {
+  snap->ruleFilters.resize(cfg.routes.size());
+  for (size_t r = 0; r < cfg.routes.size(); ++r) {
+    const config::Route& route = cfg.routes[r];
+    if (std::none_of(route.rules.begin(), route.rules.end(),
+                     [](const config::Rule& rule) { return !rule.filters.empty(); })) {
+      continue; // no rule of the route has filters: nothing reads its entry (hasFilters)
+    }
     std::vector<RuleFilters> rules;
     for (const auto& rule : route.rules) {
       RuleFilters f;
@@ -110,7 +118,7 @@ compileSnapshot(CompileInput input, stats::StatsSlots& slots,
       }
       rules.push_back(std::move(f));
     }
-    snap->ruleFilters.push_back(std::move(rules));
+    snap->ruleFilters[r] = std::move(rules);
   }
   snap->routeSlotCount = static_cast<uint32_t>(slots.routes.size());
   snap->listenerSlotCount = static_cast<uint32_t>(slots.listeners.size());
