@@ -53,6 +53,25 @@ public:
     size_t operator()(const Key& k) const { return static_cast<size_t>(k.low); }
   };
 
+  // Where the JSON fast path found one element of the route list (parseYaml with a cache).
+  struct RouteSpan {
+    size_t start = 0;          // byte offset of the element
+    size_t end = 0;            // one past it
+    int lineAfter = 0;         // the reader's line after the element
+    size_t lineStartAfter = 0; // and the offset where that line starts
+    ContentKey key;            // the element's key (contentKey)
+  };
+  // The last document the JSON fast path read completely through this cache: its text, file
+  // name and route elements. The next load's reader takes the key of every element that lies
+  // wholly in the common prefix of both texts from here instead of scanning and hashing it (the
+  // same bytes from the start of the same file give the same index, line, column and bytes, so
+  // the same key).
+  struct JsonTrail {
+    std::string text;
+    std::string file;
+    std::vector<RouteSpan> routes;
+  };
+
   // Routes reused and decoded by the last load (tests, diagnostics).
   size_t reused() const { return reused_; }
   size_t decoded() const { return decoded_; }
@@ -61,6 +80,8 @@ public:
   // --- used by the loader and the decoder ---
   // Starts a load: the previous load's entries become the ones to reuse.
   void beginLoad() {
+    previousTrail_ = std::move(trail_);
+    trail_ = {};
     previous_ = std::move(entries_);
     entries_.clear();
     entries_.reserve(previous_.size());
@@ -68,7 +89,16 @@ public:
     decoded_ = 0;
   }
   // Ends a load: what it did not keep is dropped.
-  void endLoad() { previous_.clear(); }
+  void endLoad() {
+    previous_.clear();
+    previousTrail_ = {};
+  }
+  // The previous load's trail, if its document was read by the JSON fast path.
+  const JsonTrail* previousTrail() const {
+    return previousTrail_.routes.empty() ? nullptr : &previousTrail_;
+  }
+  // Keeps this load's trail for the next load (a document read completely by the fast path).
+  void keepTrail(JsonTrail trail) { trail_ = std::move(trail); }
   // True when the previous load has an entry for `key` (the JSON parser then skips the route).
   bool hasPrevious(const Key& key) const { return previous_.contains(key); }
   // False on a first load (nothing to skip: the parser does not look for route ends then).
@@ -89,6 +119,8 @@ private:
   using Map = std::unordered_map<Key, std::shared_ptr<const Entry>, KeyHash>;
   Map previous_;
   Map entries_;
+  JsonTrail previousTrail_;
+  JsonTrail trail_;
   size_t reused_ = 0;
   size_t decoded_ = 0;
 };
