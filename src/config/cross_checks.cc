@@ -45,7 +45,7 @@ const PlaceTable::Slot* PlaceTable::find(std::string_view key, uint64_t h, size_
 
 const PlacePtr* PlaceTable::insert(std::string_view key, const PlacePtr& at) {
   if ((size_ + 1) * 2 > slots_.size()) {
-    grow();
+    grow(slots_.empty() ? 64 : slots_.size() * 2);
   }
   const uint64_t h = hash(key);
   size_t index = 0;
@@ -67,8 +67,19 @@ bool PlaceTable::contains(std::string_view key) const {
   return !slots_.empty() && find(key, hash(key), index) != nullptr;
 }
 
-void PlaceTable::grow() {
-  std::vector<Slot> old(slots_.empty() ? 64 : slots_.size() * 2);
+void PlaceTable::reserve(size_t keys, size_t keyBytes) {
+  size_t slots = 64;
+  while (slots < keys * 2) {
+    slots *= 2;
+  }
+  if (slots > slots_.size()) {
+    grow(slots);
+  }
+  arena_.reserve(keys * keyBytes);
+}
+
+void PlaceTable::grow(size_t slots) {
+  std::vector<Slot> old(slots);
   old.swap(slots_);
   const size_t mask = slots_.size() - 1;
   for (Slot& s : old) {
@@ -109,6 +120,11 @@ void CrossChecks::listenerAddress(const SocketAddress& address, const Place& at)
   }
   reporter_.error(at, fmt::format("duplicate listener address {}; also used at {}", key,
                                   it->second->describe()));
+}
+
+void CrossChecks::expectRoutes(size_t routes) {
+  routes_.reserve(routes, 16);
+  matches_.reserve(routes, 48);
 }
 
 void CrossChecks::defineRoute(const std::string& name, PlacePtr at) {

@@ -37,6 +37,8 @@ public:
   // Registers `at` under `key` and returns null, or returns the place registered first.
   const PlacePtr* insert(std::string_view key, const PlacePtr& at);
   bool contains(std::string_view key) const;
+  // Room for `keys` keys of about `keyBytes` bytes each without growing.
+  void reserve(size_t keys, size_t keyBytes);
 
 private:
   struct Slot {
@@ -47,7 +49,7 @@ private:
   };
   static uint64_t hash(std::string_view key);
   const Slot* find(std::string_view key, uint64_t h, size_t& index) const;
-  void grow();
+  void grow(size_t slots);
 
   std::vector<Slot> slots_;
   std::string arena_;
@@ -60,6 +62,8 @@ public:
 
   void defineListener(const std::string& name, const Place& at);
   void listenerAddress(const SocketAddress& address, const Place& at);
+  // A hint: about `routes` routes will be defined (their names and matches are reserved for).
+  void expectRoutes(size_t routes);
   void defineRoute(const std::string& name, PlacePtr at);
   void definePool(const std::string& name, const Place& at);
   void referencePool(const std::string& name, PlacePtr at);

@@ -808,6 +808,7 @@ void DocumentDecoder::decodeDocument(NodeRef root) {
   if (NodeRef n = f.get("routes")) {
     if (n.isSequence()) {
       config_.routes.reserve(config_.routes.size() + n.size());
+      checks_.expectRoutes(config_.routes.size() + n.size());
     }
     forEach(n, "routes",
             [&](NodeRef item, const std::string& path, size_t) { decodeRouteCached(item, path); });
