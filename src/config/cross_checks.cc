@@ -127,7 +127,7 @@ void CrossChecks::expectRoutes(size_t routes) {
   matches_.reserve(routes, 48);
 }
 
-void CrossChecks::defineRoute(const std::string& name, PlacePtr at) {
+void CrossChecks::defineRoute(const std::string& name, const PlacePtr& at) {
   if (const PlacePtr* first = routes_.insert(name, at)) {
     reporter_.error(*at, fmt::format("duplicate route name {}; first defined at {}", quote(name),
                                      (*first)->describe()));

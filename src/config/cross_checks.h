@@ -64,7 +64,7 @@ public:
   void listenerAddress(const SocketAddress& address, const Place& at);
   // A hint: about `routes` routes will be defined (their names and matches are reserved for).
   void expectRoutes(size_t routes);
-  void defineRoute(const std::string& name, PlacePtr at);
+  void defineRoute(const std::string& name, const PlacePtr& at);
   void definePool(const std::string& name, const Place& at);
   void referencePool(const std::string& name, PlacePtr at);
 

@@ -925,7 +925,7 @@ void DocumentDecoder::defineRoute(const std::string& name, Place at) {
   if (recording_ != nullptr) {
     recording_->push_back({DecodeCache::Registration::Kind::Route, false, name, {}, place});
   }
-  checks_.defineRoute(name, std::move(place));
+  checks_.defineRoute(name, place);
 }
 
 bool DocumentDecoder::defineMatch(const std::string& host, const std::string& key,

@@ -257,7 +257,9 @@ public:
   using value_type = Route;
   using Ptr = std::shared_ptr<const Route>;
 
-  class const_iterator {
+  // Container-style names (const_iterator, push_back): code written for std::vector<Route> reads
+  // a RouteList unchanged.
+  class const_iterator { // NOLINT(readability-identifier-naming)
   public:
     using iterator_category = std::random_access_iterator_tag;
     using value_type = Route;
@@ -323,11 +325,13 @@ public:
 
   void reserve(size_t n) { routes_.reserve(n); }
   void clear() { routes_.clear(); }
-  void push_back(Route route) {
+  void push_back(Route route) { // NOLINT(readability-identifier-naming)
     routes_.push_back(std::make_shared<const Route>(std::move(route)));
   }
   // Shares `route` (not null).
-  void push_back(Ptr route) { routes_.push_back(std::move(route)); }
+  void push_back(Ptr route) { // NOLINT(readability-identifier-naming)
+    routes_.push_back(std::move(route));
+  }
   void replace(size_t i, Route route) {
     routes_[i] = std::make_shared<const Route>(std::move(route));
   }

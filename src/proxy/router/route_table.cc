@@ -721,7 +721,7 @@ Result<RouteTablePtr> compileRouteTable(const config::Config& config,
                        "]: " + error->message};
         }
         spec.order = order++;
-        uint32_t specIndex = static_cast<uint32_t>(table->specs_.size() - 1);
+        auto specIndex = static_cast<uint32_t>(table->specs_.size() - 1);
         for (uint32_t b : buckets) {
           builder.add(b, specIndex);
         }
