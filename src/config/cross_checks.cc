@@ -125,6 +125,7 @@ void CrossChecks::listenerAddress(const SocketAddress& address, const Place& at)
 void CrossChecks::expectRoutes(size_t routes) {
   routes_.reserve(routes, 16);
   matches_.reserve(routes, 48);
+  poolReferences_.reserve(routes);
 }
 
 void CrossChecks::defineRoute(const std::string& name, const PlacePtr& at) {
