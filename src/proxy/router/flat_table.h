@@ -138,6 +138,38 @@ public:
     }
   }
 
+  // Copies the entries of `other` for which keep(scope, value) returns a value other than
+  // kNotFound, under that value. Build time only, into an empty table (keys are unique in
+  // `other`, so nothing is compared; their hashes are reused).
+  template <class Keep> void copyFrom(const FlatTable& other, Keep keep) {
+    for (const Slot& o : other.slots_) {
+      if (o.hash == 0) {
+        continue;
+      }
+      const uint32_t value = keep(o.scope, o.value);
+      if (value == kNotFound) {
+        continue;
+      }
+      if ((size_ + 1) * 2 > slots_.size()) {
+        grow();
+      }
+      const size_t mask = slots_.size() - 1;
+      size_t i = o.hash & mask;
+      while (slots_[i].hash != 0) {
+        i = (i + 1) & mask;
+      }
+      Slot& s = slots_[i];
+      s = o;
+      s.value = value;
+      if (o.keyLen > InlineBytes) {
+        s.keyOffset = static_cast<uint32_t>(arena_.size());
+        const auto* key = other.arena_.data() + o.keyOffset;
+        arena_.insert(arena_.end(), key, key + o.keyLen);
+      }
+      ++size_;
+    }
+  }
+
   // Replaces every value v by f(v). Build time only.
   template <class F> void updateValues(F f) {
     for (Slot& s : slots_) {

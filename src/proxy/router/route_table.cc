@@ -86,7 +86,7 @@ std::string_view canonicalHost(std::string_view host, std::array<char, kMaxHostB
 struct StringMatcher {
   std::string name; // header names lowercased; query names as given (case-sensitive)
   std::string value;
-  std::unique_ptr<RE2> regex; // set for RegularExpression matches
+  std::shared_ptr<const RE2> regex; // set for RegularExpression matches (shared by later tables)
 
   bool matches(std::string_view candidate) const {
     return regex ? RE2::FullMatch(candidate, *regex) : candidate == value;
@@ -98,8 +98,8 @@ struct MatchSpec {
   const CompiledRule* rule = nullptr;
   const config::RouteMatch* match = nullptr;
   config::PathMatchType pathType = config::PathMatchType::PathPrefix;
-  std::string pathValue; // Exact: as given; PathPrefix: without trailing '/'
-  std::unique_ptr<RE2> pathRegex;
+  std::string pathValue;                // Exact: as given; PathPrefix: without trailing '/'
+  std::shared_ptr<const RE2> pathRegex; // shared by later tables that take over the route
   std::vector<StringMatcher> headers;
   std::vector<StringMatcher> query;
   std::string method; // empty = any
@@ -257,6 +257,23 @@ public:
   EdgeTable edges_;                      // (parent node, segment) -> child node id with flags
   detail::LargeVector<Candidate> lists_; // sorted by precedence within each Range
 
+  // What a later compile needs to take over a prefix of this table's routes (compileRouteTable
+  // with `previous`): the routes it was compiled from (shared: they cannot be freed and their
+  // addresses reused while this table lives, so identity compares are sound), the pool names,
+  // the stats slot of each route, and how many rules, specs, nodes, buckets and backends existed
+  // before each route (marks_[routes] = all).
+  struct RouteMark {
+    uint32_t rules = 0;
+    uint32_t specs = 0;
+    uint32_t nodes = 0;
+    uint32_t buckets = 0;
+    uint32_t backends = 0;
+  };
+  config::RouteList sharedRoutes_;
+  std::vector<std::string> poolNames_;
+  std::vector<uint32_t> routeSlots_;
+  std::vector<RouteMark> marks_;
+
 private:
   const Candidate* firstMatching(Range range, const RequestView& request) const {
     for (uint32_t i = range.begin; i < range.end; ++i) {
@@ -367,6 +384,56 @@ public:
     pending_.reserve(entries);
   }
 
+  // Takes over the trie, hosts and list entries the first routes of `old` made (those before
+  // `mark`): the state this builder would have after adding the same routes. Into an empty table.
+  void adopt(const RouteTableImpl& old, const RouteTableImpl::RouteMark& mark) {
+    constexpr uint32_t kNotFound = RouteTableImpl::EdgeTable::kNotFound;
+    t_.nodes_.resize(mark.nodes);
+    for (uint32_t i = 0; i < mark.nodes; ++i) {
+      t_.nodes_[i].parent = old.nodes_[i].parent;
+    }
+    hasChildren_.assign(mark.nodes, 0);
+    t_.buckets_.assign(old.buckets_.begin(), old.buckets_.begin() + mark.buckets);
+    if (old.anyHost_ < mark.buckets) {
+      t_.anyHost_ = old.anyHost_;
+    }
+    // The bucket a root belongs to (hosts map to roots once a table is finished).
+    std::vector<uint32_t> bucketOfRoot(mark.nodes, 0);
+    for (uint32_t b = 0; b < mark.buckets; ++b) {
+      bucketOfRoot[t_.buckets_[b].root] = b;
+    }
+    t_.edges_.copyFrom(old.edges_, [&](uint32_t parent, uint32_t child) {
+      const uint32_t id = child & kIdMask;
+      if (id >= mark.nodes) {
+        return kNotFound;
+      }
+      hasChildren_[parent] = 1;
+      return id;
+    });
+    t_.hosts_.copyFrom(old.hosts_, [&](uint32_t scope, uint32_t root) {
+      const uint32_t id = root & kIdMask;
+      if (id >= mark.nodes) {
+        return kNotFound;
+      }
+      (scope == RouteTableImpl::kWildcardScope ? t_.hasWildcardHosts_ : t_.hasExactHosts_) = true;
+      return bucketOfRoot[id];
+    });
+    auto entries = [&](Range range, uint32_t list) {
+      for (uint32_t i = range.begin; i < range.end; ++i) {
+        const auto spec = static_cast<uint32_t>(old.lists_[i].spec - old.specs_.data());
+        if (spec < mark.specs) {
+          pending_.push_back({list, spec});
+        }
+      }
+    };
+    for (uint32_t n = 0; n < mark.nodes; ++n) {
+      const Node& node = old.nodes_[n];
+      entries(node.exact, n * kListKinds + kExactList);
+      entries(node.prefix, n * kListKinds + kPrefixList);
+      entries(node.regex, n * kListKinds + kRegexList);
+    }
+  }
+
   uint32_t bucketFor(std::string_view hostname) {
     // Config hostnames are lowercase already (the decoder folds them): copy only when not.
     std::string lowered;
@@ -457,7 +524,6 @@ public:
     if (t_.anyHost_ != UINT32_MAX) {
       t_.anyHostRoot_ = rootWithFlags(t_.buckets_[t_.anyHost_].root);
     }
-    detail::LargeVector<Bucket>().swap(t_.buckets_);
     t_.lists_.shrink_to_fit();
     t_.nodes_.shrink_to_fit();
     t_.edges_.finish();
@@ -519,7 +585,7 @@ private:
   std::vector<uint8_t> hasChildren_;
 };
 
-Result<std::unique_ptr<RE2>> compileRegex(const std::string& pattern, std::string_view what) {
+Result<std::shared_ptr<const RE2>> compileRegex(const std::string& pattern, std::string_view what) {
   RE2::Options options;
   options.set_log_errors(false);
   auto re = std::make_unique<RE2>(pattern, options);
@@ -527,7 +593,7 @@ Result<std::unique_ptr<RE2>> compileRegex(const std::string& pattern, std::strin
     return Error{std::string(what) + ": invalid regular expression \"" + pattern +
                  "\": " + re->error()};
   }
-  return re;
+  return std::shared_ptr<const RE2>(std::move(re));
 }
 
 Result<StringMatcher> compileStringMatch(const std::string& name, config::StringMatchType type,
@@ -619,9 +685,66 @@ uint32_t pickBackend(const CompiledRule& rule, uint64_t random) {
   return rule.backends[static_cast<size_t>(it - rule.cumulativeWeights.begin())].poolIndex;
 }
 
+namespace {
+
+// How many leading routes `config` shares with the config `old` was compiled from: the same
+// Route objects (RouteList sharing) at the same indices with the same stats slots, and the same
+// pools in the same order (backends resolve to the same indices). 0 when `old` cannot be used.
+size_t sharedPrefix(const RouteTableImpl& old, const config::Config& config,
+                    std::span<const uint32_t> routeStatsSlots) {
+  if (old.poolNames_.size() != config.pools.size()) {
+    return 0;
+  }
+  for (size_t i = 0; i < config.pools.size(); ++i) {
+    if (old.poolNames_[i] != config.pools[i].name) {
+      return 0;
+    }
+  }
+  const size_t n = std::min(old.sharedRoutes_.size(), config.routes.size());
+  size_t k = 0;
+  while (k < n && old.sharedRoutes_.shared(k) == config.routes.shared(k) &&
+         old.routeSlots_[k] == (k < routeStatsSlots.size() ? routeStatsSlots[k] : 0)) {
+    ++k;
+  }
+  return k;
+}
+
+// Copies the rules, specs and backends the first `mark` routes of `old` compiled to, with their
+// pointers moved to `table`'s arrays (reserved: nothing reallocates).
+void adoptRules(RouteTableImpl& table, const RouteTableImpl& old,
+                const RouteTableImpl::RouteMark& mark) {
+  table.backends_.insert(table.backends_.end(), old.backends_.begin(),
+                         old.backends_.begin() + mark.backends);
+  table.cumulativeWeights_.insert(table.cumulativeWeights_.end(), old.cumulativeWeights_.begin(),
+                                  old.cumulativeWeights_.begin() + mark.backends);
+  for (uint32_t i = 0; i < mark.rules; ++i) {
+    CompiledRule& rule = table.rules_.emplace_back(old.rules_[i]);
+    rule.backends = {table.backends_.data() + (rule.backends.data() - old.backends_.data()),
+                     rule.backends.size()};
+    rule.cumulativeWeights = {table.cumulativeWeights_.data() +
+                                  (rule.cumulativeWeights.data() - old.cumulativeWeights_.data()),
+                              rule.cumulativeWeights.size()};
+  }
+  for (uint32_t i = 0; i < mark.specs; ++i) {
+    MatchSpec& spec = table.specs_.emplace_back(old.specs_[i]);
+    spec.rule = table.rules_.data() + (spec.rule - old.rules_.data());
+  }
+}
+
+} // namespace
+
 Result<RouteTablePtr> compileRouteTable(const config::Config& config,
-                                        std::span<const uint32_t> routeStatsSlots) {
+                                        std::span<const uint32_t> routeStatsSlots,
+                                        const RouteTable* previous) {
   auto table = std::make_unique<RouteTableImpl>();
+  table->sharedRoutes_ = config.routes;
+  for (const config::Pool& pool : config.pools) {
+    table->poolNames_.push_back(pool.name);
+  }
+  table->routeSlots_.reserve(config.routes.size());
+  for (size_t r = 0; r < config.routes.size(); ++r) {
+    table->routeSlots_.push_back(r < routeStatsSlots.size() ? routeStatsSlots[r] : 0);
+  }
   std::unordered_map<std::string_view, uint32_t> poolIndex;
   for (size_t i = 0; i < config.pools.size(); ++i) {
     poolIndex.emplace(config.pools[i].name, static_cast<uint32_t>(i));
@@ -659,9 +782,29 @@ Result<RouteTablePtr> compileRouteTable(const config::Config& config,
 
   Builder builder(*table);
   builder.reserve(hostCount, edgeCount, entryCount);
+  table->marks_.reserve(config.routes.size() + 1);
   uint64_t order = 0;
+  size_t first = 0;
+  // RouteTableImpl is the only RouteTable.
+  if (const auto* old = static_cast<const RouteTableImpl*>(previous)) {
+    first = sharedPrefix(*old, config, routeStatsSlots);
+    if (first > 0) {
+      const RouteTableImpl::RouteMark& mark = old->marks_[first];
+      adoptRules(*table, *old, mark);
+      builder.adopt(*old, mark);
+      table->marks_.assign(old->marks_.begin(), old->marks_.begin() + first);
+      order = mark.specs; // one order per spec, in config order
+    }
+  }
+  auto markNow = [&] {
+    table->marks_.push_back(
+        {static_cast<uint32_t>(table->rules_.size()), static_cast<uint32_t>(table->specs_.size()),
+         static_cast<uint32_t>(table->nodes_.size()), static_cast<uint32_t>(table->buckets_.size()),
+         static_cast<uint32_t>(table->backends_.size())});
+  };
   std::vector<uint32_t> buckets;
-  for (size_t r = 0; r < config.routes.size(); ++r) {
+  for (size_t r = first; r < config.routes.size(); ++r) {
+    markNow();
     const config::Route& route = config.routes[r];
     // Error context, built only when there is an error (the compile runs once per route).
     auto where = [&] { return "routes[" + std::to_string(r) + "] (" + route.name + ")"; };
@@ -728,6 +871,7 @@ Result<RouteTablePtr> compileRouteTable(const config::Config& config,
       }
     }
   }
+  markNow();
   if (table->nodes_.size() > kIdMask) {
     return Error{"route table too large: more than 2^28 path segments"};
   }

@@ -108,8 +108,16 @@ using RouteTablePtr = std::unique_ptr<const RouteTable>;
 // `routeStatsSlots`, when given, holds one stats slot per route index (CompiledRule::statsSlot;
 // 0 otherwise). Fails only on what the validator lets through by mistake (the validator is the
 // place for user-facing errors).
+//
+// `previous`, when given, is a table compiled earlier (it and its config alive during the call).
+// The leading routes `config` shares with it — the same Route objects (config::RouteList) at the
+// same indices with the same stats slots, and the same pools — are taken over from it instead of
+// compiled again (their rules, match specs with their RE2s, trie nodes, hosts and list entries);
+// the rest is compiled as usual. The result does not refer to `previous` and is the table a
+// compile without it would build (tests/proxy/router/reference_test.cc).
 Result<RouteTablePtr> compileRouteTable(const config::Config& config,
-                                        std::span<const uint32_t> routeStatsSlots = {});
+                                        std::span<const uint32_t> routeStatsSlots = {},
+                                        const RouteTable* previous = nullptr);
 
 // Path normalization before matching (RFC 3986 §6): percent-decoding of unreserved characters
 // (other escapes are kept, with uppercase hex digits), dot-segment removal (RFC 3986 §5.2.4;

@@ -71,7 +71,8 @@ compileSnapshot(CompileInput input, stats::StatsSlots& slots,
   for (const auto& route : cfg.routes) {
     snap->routeSlots.push_back(slots.routes.slotFor(route.name));
   }
-  auto table = router::compileRouteTable(cfg, snap->routeSlots);
+  auto table = router::compileRouteTable(cfg, snap->routeSlots,
+                                         input.previous ? input.previous->routes.get() : nullptr);
   if (!table) {
     return Error{fmt::format("routes: {}", table.error().message)};
   }

@@ -97,6 +97,9 @@ struct CompileInput {
   std::string source;
   uint64_t generation = 0;
   SystemTime now;
+  // The snapshot this one replaces, if any: the route table takes over the compiled form of the
+  // leading routes both configs share (router::compileRouteTable's `previous`). Only read.
+  std::shared_ptr<const Snapshot> previous;
 };
 
 // Compiles a validated config. Fails only where the validator let something through (an
