@@ -4,7 +4,8 @@
 Runs PROXY (1 worker) under callgrind on a 10k-route JSON config (bench/scale/scale.py's
 write_config), rewrites the file N times (atomic rename, one change at a time, waiting for each
 "compiled and published" line), and counts the instructions executed inside
-FileConfigSource::refresh (load, validate, Server::apply: compile and publish) and
+FileConfigSource::load (load, validate, Server::apply: compile and publish; the start-up load
+and every paced reload run it) and
 SnapshotReclaimer::drain (freeing replaced snapshots, on the main thread since the reclaimer).
 Run it with N=1 and N=4 and divide the difference by 3: that removes the startup load.
 
@@ -38,7 +39,7 @@ def main():
     log = os.path.join(work, "proxy.out")
     proc = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/callgrind.out",
-         "--collect-atstart=no", "--toggle-collect=*FileConfigSource::refresh*",
+         "--collect-atstart=no", "--toggle-collect=*FileConfigSource::load*",
          "--toggle-collect=*SnapshotReclaimer::drain*", proxy, "--config", config,
          "--workers", "1", "--admin", "127.0.0.1:0"],
         stdout=open(log, "w"), stderr=subprocess.STDOUT)

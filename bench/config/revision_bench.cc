@@ -58,6 +58,7 @@ struct State {
   input.hash = loaded.hash;
   input.source = std::move(loaded.source);
   input.generation = ++state.generation;
+  input.previous = state.current; // as Server::apply
   auto compiled = snapshot::compileSnapshot(std::move(input), state.slots);
   if (!compiled) {
     std::fprintf(stderr, "%s: %s\n", file.c_str(), compiled.error().message.c_str());

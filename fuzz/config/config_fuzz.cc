@@ -6,8 +6,12 @@
 //   - the JSON fast path builds the tree yaml-cpp builds, or both report an error;
 //   - loading through a DecodeCache (unchanged JSON routes skipped by the parser, decoded routes
 //     reused) gives what a fresh load gives: the input, split at NUL bytes into revisions
-//     (at most 4), is loaded revision by revision, then once more.
+//     (at most 4), is loaded revision by revision, then once more;
+//   - the route table of each loaded revision compiled with the previous revision's table
+//     (taking over the routes the two share through the cache) answers every probe request as a
+//     table compiled from scratch does.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -20,6 +24,7 @@
 #include "config/document.h"
 #include "config/loader.h"
 #include "config/serialize.h"
+#include "proxy/router/route_table.h"
 
 namespace {
 
@@ -65,6 +70,62 @@ std::string outcome(const fulcrum::config::LoadResult& r) {
   return out;
 }
 
+std::string describe(const fulcrum::router::RouteMatchResult& r) {
+  if (r.rule == nullptr) {
+    return "none";
+  }
+  return std::to_string(r.rule->routeIndex) + "/" + std::to_string(r.rule->ruleIndex) + "/" +
+         std::to_string(reinterpret_cast<uintptr_t>(r.match)) + "/" +
+         std::to_string(r.rule->statsSlot) + "/" +
+         std::to_string(fulcrum::router::pickBackend(*r.rule, 7));
+}
+
+// Compiles `config` from scratch and with `previousTable`, compares lookups of probes made from
+// the config's hostnames and paths, then keeps `config` and the incremental table as previous.
+void checkIncrementalTable(const fulcrum::config::Config& config,
+                           fulcrum::config::Config& previousConfig,
+                           fulcrum::router::RouteTablePtr& previousTable) {
+  std::vector<uint32_t> slots;
+  for (size_t i = 0; i < config.routes.size(); ++i) {
+    slots.push_back(static_cast<uint32_t>(1 + i % 5)); // shared routes may move slots
+  }
+  auto fresh = fulcrum::router::compileRouteTable(config, slots);
+  auto incremental = fulcrum::router::compileRouteTable(config, slots, previousTable.get());
+  check(fresh.ok() == incremental.ok());
+  if (!fresh.ok()) {
+    return;
+  }
+  std::vector<std::string> hosts{"", "x.example", "[::1]:80"};
+  std::vector<std::string> paths{"/", "/x", "*"};
+  for (const auto& route : config.routes) {
+    for (const auto& host : route.hostnames) {
+      hosts.push_back(host.size() > 1 && host[0] == '*' ? "a" + host.substr(1) : host);
+    }
+    for (const auto& rule : route.rules) {
+      for (const auto& m : rule.matches) {
+        if (m.path) {
+          paths.push_back(m.path->value);
+          paths.push_back(m.path->value + "/x");
+        }
+      }
+    }
+  }
+  hosts.resize(std::min<size_t>(hosts.size(), 16));
+  paths.resize(std::min<size_t>(paths.size(), 16));
+  for (const auto& host : hosts) {
+    for (const auto& path : paths) {
+      for (const char* method : {"GET", "POST"}) {
+        fulcrum::router::RequestView view{host, path, "", method, {}};
+        check(describe(fresh.value()->lookup(view)) == describe(incremental.value()->lookup(view)));
+      }
+    }
+  }
+  previousTable.reset();
+  previousConfig = config;
+  // The copy shares the routes (and so the rules the table points into) with `config`.
+  previousTable = std::move(incremental.value());
+}
+
 void checkIncremental(std::string_view text) {
   std::vector<std::string_view> revisions;
   size_t start = 0;
@@ -79,10 +140,16 @@ void checkIncremental(std::string_view text) {
   revisions.push_back(text.substr(start));
   revisions.push_back(revisions.back());
   fulcrum::config::DecodeCache cache;
+  // The last compiled revision (its table points into its config).
+  fulcrum::config::Config previousConfig;
+  fulcrum::router::RouteTablePtr previousTable;
   for (auto revision : revisions) {
     auto cached = fulcrum::config::loadString(revision, "fuzz.json", cache);
     auto fresh = fulcrum::config::loadString(revision, "fuzz.json");
     check(outcome(cached) == outcome(fresh));
+    if (cached.ok()) {
+      checkIncrementalTable(*cached.config, previousConfig, previousTable);
+    }
   }
 }
 

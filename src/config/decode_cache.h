@@ -6,8 +6,8 @@
 // of its YAML subtree (kinds, scalars, quoting, structure and the line/column of every node), its
 // path (`routes[i]`, the document it is in) and the file name; nothing else is read. So when the
 // next revision has a route whose subtree, position, index and file are all identical to one the
-// previous load decoded without errors, the load copies that Route and replays its recorded
-// registrations (route name, rule matches per host, pool references) into the new load's
+// previous load decoded without errors, the load shares that Route (no copy) and replays its
+// recorded registrations (route name, rule matches per host, pool references) into the new load's
 // CrossChecks instead of decoding it again. The outcome (Config, diagnostics and their order) is
 // the same as a fresh load: cross-object checks (duplicate names, shadowed matches, unknown
 // pools) still run against the new revision. A route that moved (another line or column, another
@@ -23,7 +23,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "config/cross_checks.h"
@@ -45,12 +44,31 @@ public:
     PlacePtr place;
   };
   struct Entry {
-    Route route;
+    RouteList::Ptr route; // shared with every Config that reused it
     std::vector<Registration> registrations;
   };
   using Key = ContentKey;
   struct KeyHash {
     size_t operator()(const Key& k) const { return static_cast<size_t>(k.low); }
+  };
+
+  // Where the JSON fast path found one element of the route list (parseYaml with a cache).
+  struct RouteSpan {
+    size_t start = 0;          // byte offset of the element
+    size_t end = 0;            // one past it
+    int lineAfter = 0;         // the reader's line after the element
+    size_t lineStartAfter = 0; // and the offset where that line starts
+    ContentKey key;            // the element's key (contentKey)
+  };
+  // The last document the JSON fast path read completely through this cache: its text, file
+  // name and route elements. The next load's reader takes the key of every element that lies
+  // wholly in the common prefix of both texts from here instead of scanning and hashing it (the
+  // same bytes from the start of the same file give the same index, line, column and bytes, so
+  // the same key).
+  struct JsonTrail {
+    std::string text;
+    std::string file;
+    std::vector<RouteSpan> routes;
   };
 
   // Routes reused and decoded by the last load (tests, diagnostics).
@@ -61,34 +79,127 @@ public:
   // --- used by the loader and the decoder ---
   // Starts a load: the previous load's entries become the ones to reuse.
   void beginLoad() {
+    previousTrail_ = std::move(trail_);
+    trail_ = {};
     previous_ = std::move(entries_);
-    entries_.clear();
+    entries_ = Map();
     entries_.reserve(previous_.size());
     reused_ = 0;
     decoded_ = 0;
   }
   // Ends a load: what it did not keep is dropped.
-  void endLoad() { previous_.clear(); }
+  void endLoad() {
+    previous_.clear();
+    previousTrail_ = {};
+  }
+  // The previous load's trail, if its document was read by the JSON fast path.
+  const JsonTrail* previousTrail() const {
+    return previousTrail_.routes.empty() ? nullptr : &previousTrail_;
+  }
+  // Keeps this load's trail for the next load (a document read completely by the fast path).
+  void keepTrail(JsonTrail trail) { trail_ = std::move(trail); }
   // True when the previous load has an entry for `key` (the JSON parser then skips the route).
-  bool hasPrevious(const Key& key) const { return previous_.contains(key); }
+  bool hasPrevious(const Key& key) const { return previous_.find(key) != nullptr; }
   // False on a first load (nothing to skip: the parser does not look for route ends then).
   bool hasPrevious() const { return !previous_.empty(); }
   // The previous load's entry for `key`, or null.
   std::shared_ptr<const Entry> previous(const Key& key) const {
-    auto it = previous_.find(key);
-    return it == previous_.end() ? nullptr : it->second;
+    const std::shared_ptr<const Entry>* entry = previous_.find(key);
+    return entry == nullptr ? nullptr : *entry;
   }
-  // Keeps `entry` for the next load.
+  // Keeps `entry` (not null) for the next load.
   void keep(const Key& key, std::shared_ptr<const Entry> entry) {
-    entries_.insert_or_assign(key, std::move(entry));
+    entries_.insertOrAssign(key, std::move(entry));
   }
   void countReused() { ++reused_; }
   void countDecoded() { ++decoded_; }
 
 private:
-  using Map = std::unordered_map<Key, std::shared_ptr<const Entry>, KeyHash>;
+  // Key -> entry, open addressing (linear probing, load factor <= 1/2): no allocation per entry
+  // (a 10k-route load keeps 10,000 entries and drops as many). Keys are hashes: their low bits
+  // index the slots directly.
+  class Map {
+  public:
+    bool empty() const { return size_ == 0; }
+    size_t size() const { return size_; }
+    void reserve(size_t n) {
+      size_t slots = 16;
+      while (slots < n * 2) {
+        slots *= 2;
+      }
+      if (slots > slots_.size()) {
+        rehash(slots);
+      }
+    }
+    void clear() {
+      std::vector<Slot>().swap(slots_);
+      size_ = 0;
+    }
+    // The entry under `key`, or null.
+    const std::shared_ptr<const Entry>* find(const Key& key) const {
+      if (slots_.empty()) {
+        return nullptr;
+      }
+      const size_t mask = slots_.size() - 1;
+      for (size_t i = KeyHash{}(key)&mask;; i = (i + 1) & mask) {
+        const Slot& s = slots_[i];
+        if (s.entry == nullptr) {
+          return nullptr;
+        }
+        if (s.key == key) {
+          return &s.entry;
+        }
+      }
+    }
+    void insertOrAssign(const Key& key, std::shared_ptr<const Entry> entry) {
+      if ((size_ + 1) * 2 > slots_.size()) {
+        rehash(slots_.empty() ? 16 : slots_.size() * 2);
+      }
+      const size_t mask = slots_.size() - 1;
+      for (size_t i = KeyHash{}(key)&mask;; i = (i + 1) & mask) {
+        Slot& s = slots_[i];
+        if (s.entry == nullptr) {
+          s.key = key;
+          s.entry = std::move(entry);
+          ++size_;
+          return;
+        }
+        if (s.key == key) {
+          s.entry = std::move(entry);
+          return;
+        }
+      }
+    }
+
+  private:
+    struct Slot {
+      Key key;
+      std::shared_ptr<const Entry> entry; // null = empty
+    };
+    void rehash(size_t slots) {
+      std::vector<Slot> old(slots);
+      old.swap(slots_);
+      const size_t mask = slots_.size() - 1;
+      for (Slot& s : old) {
+        if (s.entry == nullptr) {
+          continue;
+        }
+        size_t i = KeyHash{}(s.key) & mask;
+        while (slots_[i].entry != nullptr) {
+          i = (i + 1) & mask;
+        }
+        slots_[i] = std::move(s);
+      }
+    }
+
+    std::vector<Slot> slots_;
+    size_t size_ = 0;
+  };
+
   Map previous_;
   Map entries_;
+  JsonTrail previousTrail_;
+  JsonTrail trail_;
   size_t reused_ = 0;
   size_t decoded_ = 0;
 };

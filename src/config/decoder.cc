@@ -305,7 +305,7 @@ private:
   void decodeListener(NodeRef node, const std::string& path);
   void decodeLimits(NodeRef node, const std::string& path, ListenerLimits& limits);
   void decodeRoute(NodeRef node, const std::string& path);
-  // decodeRoute, or the cache's copy of an identical route (decode_cache.h).
+  // decodeRoute, or the cache's shared identical route (decode_cache.h).
   void decodeRouteCached(NodeRef node, const std::string& path);
   // Cross-object registrations, recorded for the cache while a route is decoded.
   void defineRoute(const std::string& name, Place at);
@@ -808,6 +808,7 @@ void DocumentDecoder::decodeDocument(NodeRef root) {
   if (NodeRef n = f.get("routes")) {
     if (n.isSequence()) {
       config_.routes.reserve(config_.routes.size() + n.size());
+      checks_.expectRoutes(config_.routes.size() + n.size());
     }
     forEach(n, "routes",
             [&](NodeRef item, const std::string& path, size_t) { decodeRouteCached(item, path); });
@@ -924,7 +925,7 @@ void DocumentDecoder::defineRoute(const std::string& name, Place at) {
   if (recording_ != nullptr) {
     recording_->push_back({DecodeCache::Registration::Kind::Route, false, name, {}, place});
   }
-  checks_.defineRoute(name, std::move(place));
+  checks_.defineRoute(name, place);
 }
 
 bool DocumentDecoder::defineMatch(const std::string& host, const std::string& key,
@@ -1005,7 +1006,7 @@ void DocumentDecoder::decodeRouteCached(NodeRef node, const std::string& path) {
   cache_->countDecoded();
   if (errorCount() == errorsBefore && config_.routes.size() == routesBefore + 1) {
     auto entry = std::make_shared<DecodeCache::Entry>();
-    entry->route = config_.routes.back();
+    entry->route = config_.routes.shared(config_.routes.size() - 1);
     entry->registrations = std::move(registrations);
     cache_->keep(key, std::move(entry));
   }

@@ -393,7 +393,22 @@ public:
   // described at parseYaml(text, cache, file).
   JsonReader(std::string_view text, TreeBuilder& builder, const DecodeCache* cache = nullptr,
              std::string_view file = {})
-      : text_(text), builder_(builder), cache_(cache), file_(file) {}
+      : text_(text), builder_(builder), cache_(cache), file_(file) {
+    if (cache_ != nullptr) {
+      previous_ = cache_->previousTrail();
+      if (previous_ != nullptr && previous_->file == file_) {
+        commonPrefix_ = commonPrefix(text_, previous_->text);
+      }
+      trail_.routes.reserve(previous_ != nullptr ? previous_->routes.size() + 1 : 0);
+    }
+  }
+
+  // The route elements this reader met (valid when read() returned true).
+  DecodeCache::JsonTrail takeTrail() {
+    trail_.text = text_;
+    trail_.file = file_;
+    return std::move(trail_);
+  }
 
   bool read() {
     skipSpace();
@@ -581,6 +596,19 @@ private:
     }
     const YAML::Mark at = mark();
     const size_t start = pos_;
+    if (previous_ != nullptr && index < previous_->routes.size()) {
+      // The bytes [0, end) are those the previous load read: this element is where it was then,
+      // with the same index, line, column and bytes, so its key is the one recorded then.
+      const DecodeCache::RouteSpan& span = previous_->routes[index];
+      if (span.start == start && span.end <= commonPrefix_ && cache_->hasPrevious(span.key)) {
+        builder_.OnReused(at, span.key);
+        pos_ = span.end;
+        line_ = span.lineAfter;
+        lineStart_ = span.lineStartAfter;
+        trail_.routes.push_back(span);
+        return true;
+      }
+    }
     if (text_[pos_] == '{' && cache_->hasPrevious()) {
       Extent extent;
       if (scanValue(extent)) {
@@ -592,6 +620,7 @@ private:
             line_ += extent.newlines;
             lineStart_ = extent.lastLineStart;
           }
+          trail_.routes.push_back({start, pos_, line_, lineStart_, key});
           return true;
         }
       }
@@ -600,8 +629,24 @@ private:
     if (!value(depth)) {
       return false;
     }
-    builder_.setKey(node, contentKey(index, at, start, pos_));
+    const ContentKey key = contentKey(index, at, start, pos_);
+    builder_.setKey(node, key);
+    trail_.routes.push_back({start, pos_, line_, lineStart_, key});
     return true;
+  }
+
+  // Length of the common prefix of `a` and `b` (memcmp by blocks, then bytes).
+  static size_t commonPrefix(std::string_view a, std::string_view b) {
+    constexpr size_t kBlock = 4096;
+    const size_t n = std::min(a.size(), b.size());
+    size_t i = 0;
+    while (i + kBlock <= n && std::memcmp(a.data() + i, b.data() + i, kBlock) == 0) {
+      i += kBlock;
+    }
+    while (i < n && a[i] == b[i]) {
+      ++i;
+    }
+    return i;
   }
 
   struct Extent {
@@ -832,6 +877,9 @@ private:
   std::string_view text_;
   TreeBuilder& builder_;
   const DecodeCache* cache_;
+  const DecodeCache::JsonTrail* previous_ = nullptr; // the previous load's, if any
+  size_t commonPrefix_ = 0;                          // of text_ and previous_->text
+  DecodeCache::JsonTrail trail_;                     // this read's route elements
   std::string_view file_;
   bool routesSeen_ = false;
   std::string keyInput_; // scratch for contentKey()
@@ -847,13 +895,17 @@ ParseOutput parseYaml(std::string_view text) {
   return parseYaml(text, nullptr, {});
 }
 
-ParseOutput parseYaml(std::string_view text, const DecodeCache* cache, std::string_view file) {
+ParseOutput parseYaml(std::string_view text, DecodeCache* cache, std::string_view file) {
   if (text.size() <= kMaxDocumentBytes) {
     ParseOutput out;
     out.tree = std::make_unique<Tree>();
     TreeBuilder builder(*out.tree);
     try {
-      if (JsonReader(text, builder, cache, file).read()) {
+      JsonReader reader(text, builder, cache, file);
+      if (reader.read()) {
+        if (cache != nullptr) {
+          cache->keepTrail(reader.takeTrail());
+        }
         return out;
       }
     } catch (const BuildError& e) {

@@ -133,8 +133,12 @@ ParseOutput parseYaml(std::string_view text);
 // and column, and `file`. An element whose key `cache` holds from the previous load (decoded
 // without errors) is only scanned for its end, not parsed: it becomes a reused() node. Identical
 // bytes at an identical position and index parse to an identical subtree with identical marks,
-// so the decode is the cached one. Without a cache, or for YAML, this is parseYaml(text).
-ParseOutput parseYaml(std::string_view text, const DecodeCache* cache, std::string_view file);
+// so the decode is the cached one. An element that lies wholly in the common prefix of `text` and
+// the previous load's document of the same file (DecodeCache::JsonTrail) is neither scanned nor
+// hashed: its key is the one recorded then. When the fast path reads the whole document, its
+// trail is kept in `cache` for the next load. Without a cache, or for YAML, this is
+// parseYaml(text).
+ParseOutput parseYaml(std::string_view text, DecodeCache* cache, std::string_view file);
 // Parses with yaml-cpp only (the reference for the JSON fast path's tests). Never throws.
 ParseOutput parseYamlStream(std::string_view text);
 // Same documents, kinds, scalars, quoting and marks (tests and the differential fuzzer).

@@ -4,8 +4,10 @@
 // validation and what the proxy's compiler turns into runtime snapshots; nothing here is used on
 // the request path directly. Every field has its default here, so a loaded Config is complete.
 //
-// Ownership: a Config is a value; copy or move it freely. Thread-safety: none needed (immutable
-// once loaded).
+// Ownership: a Config is a value; copy or move it freely. Its routes are immutable and shared
+// (RouteList): copying a Config shares them, and consecutive revisions loaded through a decode
+// cache share the routes that did not change. Thread-safety: none needed (immutable once loaded;
+// the shared routes are never modified, only their reference counts change).
 //
 // What the loader guarantees beyond the field comments (docs/config.md has every range):
 //   - hostnames and header names (matches, modifiers, stickyHashOn, rate-limit and hashOn headers)
@@ -16,7 +18,11 @@
 //   - pool references resolve; names are unique per kind; weights sum to more than 0.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -242,10 +248,104 @@ struct Pool {
   Location location;
 };
 
+// The routes of a Config, in config order. Reads like a std::vector<const Route>; each Route is
+// held by a shared pointer to const and never modified once added, so copying the list (a Config
+// copy, the decode cache handing a route to the next revision) shares the routes instead of
+// copying them, and the last list referring to a route frees it. Identity is meaningful: two
+// lists holding the same pointer hold the same immutable route (the route table's incremental
+// compile relies on it). A route is changed by replacing it (replace()).
+class RouteList {
+public:
+  using value_type = Route;
+  using Ptr = std::shared_ptr<const Route>;
+
+  // Container-style names (const_iterator, push_back): code written for std::vector<Route> reads
+  // a RouteList unchanged.
+  class const_iterator { // NOLINT(readability-identifier-naming)
+  public:
+    using iterator_category = std::random_access_iterator_tag;
+    using value_type = Route;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const Route*;
+    using reference = const Route&;
+
+    const_iterator() = default;
+    explicit const_iterator(std::vector<Ptr>::const_iterator it) : it_(it) {}
+    reference operator*() const { return **it_; }
+    pointer operator->() const { return it_->get(); }
+    reference operator[](difference_type n) const { return *it_[n]; }
+    const_iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    const_iterator operator++(int) { return const_iterator(it_++); }
+    const_iterator& operator--() {
+      --it_;
+      return *this;
+    }
+    const_iterator operator--(int) { return const_iterator(it_--); }
+    const_iterator& operator+=(difference_type n) {
+      it_ += n;
+      return *this;
+    }
+    const_iterator& operator-=(difference_type n) {
+      it_ -= n;
+      return *this;
+    }
+    friend const_iterator operator+(const_iterator a, difference_type n) { return a += n; }
+    friend const_iterator operator+(difference_type n, const_iterator a) { return a += n; }
+    friend const_iterator operator-(const_iterator a, difference_type n) { return a -= n; }
+    friend difference_type operator-(const const_iterator& a, const const_iterator& b) {
+      return a.it_ - b.it_;
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) = default;
+    friend auto operator<=>(const const_iterator& a, const const_iterator& b) = default;
+
+  private:
+    std::vector<Ptr>::const_iterator it_;
+  };
+  using iterator = const_iterator;
+
+  RouteList() = default;
+  RouteList(std::initializer_list<Route> routes) {
+    for (const Route& r : routes) {
+      push_back(r);
+    }
+  }
+
+  size_t size() const { return routes_.size(); }
+  bool empty() const { return routes_.empty(); }
+  const Route& operator[](size_t i) const { return *routes_[i]; }
+  const Route& at(size_t i) const { return *routes_.at(i); }
+  const Route& front() const { return *routes_.front(); }
+  const Route& back() const { return *routes_.back(); }
+  const_iterator begin() const { return const_iterator(routes_.begin()); }
+  const_iterator end() const { return const_iterator(routes_.end()); }
+
+  // The shared route at `i` (never null).
+  const Ptr& shared(size_t i) const { return routes_[i]; }
+
+  void reserve(size_t n) { routes_.reserve(n); }
+  void clear() { routes_.clear(); }
+  void push_back(Route route) { // NOLINT(readability-identifier-naming)
+    routes_.push_back(std::make_shared<const Route>(std::move(route)));
+  }
+  // Shares `route` (not null).
+  void push_back(Ptr route) { // NOLINT(readability-identifier-naming)
+    routes_.push_back(std::move(route));
+  }
+  void replace(size_t i, Route route) {
+    routes_[i] = std::make_shared<const Route>(std::move(route));
+  }
+
+private:
+  std::vector<Ptr> routes_;
+};
+
 struct Config {
   std::string apiVersion = "fulcrum/v1";
   std::vector<Listener> listeners;
-  std::vector<Route> routes;
+  RouteList routes;
   std::vector<Pool> pools;
 };
 

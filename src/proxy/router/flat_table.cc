@@ -7,7 +7,7 @@
 namespace fulcrum::router::detail {
 namespace {
 
-constexpr size_t kLarge = size_t{1} << 20;
+constexpr size_t kLarge = kLargeBytes;
 constexpr size_t kHuge = size_t{2} << 20;
 
 size_t mappedBytes(size_t bytes) {

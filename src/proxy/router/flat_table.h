@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 // xxhash inlined (static, namespaced by the header): hashing a short key is then a few
@@ -27,6 +29,8 @@ namespace fulcrum::router::detail {
 // MADV_HUGEPAGE before they are first touched, so they get transparent huge pages where the
 // kernel allows (one TLB entry per 2 MiB instead of per 4 KiB: lookups that touch a few random
 // places of a 100k-route table then miss the TLB far less). Smaller blocks use operator new.
+// Blocks of at least kLargeBytes are mapped (and so come zeroed).
+inline constexpr size_t kLargeBytes = size_t{1} << 20;
 void* allocateLarge(size_t bytes, size_t alignment);
 void deallocateLarge(void* p, size_t bytes, size_t alignment) noexcept;
 
@@ -40,6 +44,30 @@ template <class T> struct HugePageAllocator {
 };
 
 template <class T> using LargeVector = std::vector<T, HugePageAllocator<T>>;
+
+// Like HugePageAllocator, for trivial types whose all-zero bytes are the empty value: memory
+// comes zeroed (large blocks are fresh anonymous mappings, which the kernel zeroes; small ones are
+// cleared here) and resize() does not write the elements again.
+template <class T> struct ZeroedAllocator {
+  static_assert(std::is_trivially_default_constructible_v<T>);
+  using value_type = T;
+  ZeroedAllocator() = default;
+  template <class U> ZeroedAllocator(const ZeroedAllocator<U>&) noexcept {} // NOLINT
+  T* allocate(size_t n) {
+    void* p = allocateLarge(n * sizeof(T), alignof(T));
+    if (n * sizeof(T) < kLargeBytes) {
+      std::memset(p, 0, n * sizeof(T));
+    }
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t n) noexcept { deallocateLarge(p, n * sizeof(T), alignof(T)); }
+  // Default-initialization: the zeroed bytes stay as they are.
+  template <class U> void construct(U* p) noexcept { ::new (static_cast<void*>(p)) U; }
+  template <class U, class... Args> void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+  template <class U> bool operator==(const ZeroedAllocator<U>&) const noexcept { return true; }
+};
 
 template <size_t InlineBytes> class FlatTable {
 public:
@@ -60,9 +88,13 @@ public:
         s.scope = scope;
         s.value = kNotFound;
         s.keyLen = static_cast<uint16_t>(key.size());
-        s.keyOffset = static_cast<uint32_t>(arena_.size());
-        arena_.insert(arena_.end(), key.begin(), key.end());
-        std::memcpy(s.inlineKey, key.data(), std::min(key.size(), InlineBytes));
+        if (key.size() <= InlineBytes) {
+          std::memcpy(s.inlineKey, key.data(), key.size()); // compared in the slot only
+        } else {
+          s.keyOffset = static_cast<uint32_t>(arena_.size());
+          arena_.insert(arena_.end(), key.begin(), key.end());
+          std::memcpy(s.inlineKey, key.data(), InlineBytes);
+        }
         ++size_;
         return s.value;
       }
@@ -92,6 +124,52 @@ public:
   // Longer keys cannot be stored (the caller rejects them at build time) and are never found.
   static constexpr size_t kMaxKey = UINT16_MAX;
 
+  // Room for `n` keys without growing (load factor <= 1/2). Build time only, before inserting.
+  void reserve(size_t n) {
+    size_t slots = 16;
+    while (slots < n * 2) {
+      slots *= 2;
+    }
+    if (slots > slots_.size()) {
+      SlotVector old;
+      old.swap(slots_);
+      slots_.resize(slots);
+      rehash(old);
+    }
+  }
+
+  // Copies the entries of `other` for which keep(scope, value) returns a value other than
+  // kNotFound, under that value. Build time only, into an empty table (keys are unique in
+  // `other`, so nothing is compared; their hashes are reused).
+  template <class Keep> void copyFrom(const FlatTable& other, Keep keep) {
+    for (const Slot& o : other.slots_) {
+      if (o.hash == 0) {
+        continue;
+      }
+      const uint32_t value = keep(o.scope, o.value);
+      if (value == kNotFound) {
+        continue;
+      }
+      if ((size_ + 1) * 2 > slots_.size()) {
+        grow();
+      }
+      const size_t mask = slots_.size() - 1;
+      size_t i = o.hash & mask;
+      while (slots_[i].hash != 0) {
+        i = (i + 1) & mask;
+      }
+      Slot& s = slots_[i];
+      s = o;
+      s.value = value;
+      if (o.keyLen > InlineBytes) {
+        s.keyOffset = static_cast<uint32_t>(arena_.size());
+        const auto* key = other.arena_.data() + o.keyOffset;
+        arena_.insert(arena_.end(), key, key + o.keyLen);
+      }
+      ++size_;
+    }
+  }
+
   // Replaces every value v by f(v). Build time only.
   template <class F> void updateValues(F f) {
     for (Slot& s : slots_) {
@@ -107,15 +185,17 @@ public:
   size_t memoryBytes() const { return slots_.capacity() * sizeof(Slot) + arena_.capacity(); }
 
 private:
+  // Trivial, all zero when empty (ZeroedAllocator).
   struct alignas(InlineBytes + 22 <= 32 ? 32 : 64) Slot {
-    uint64_t hash = 0; // 0 = empty
-    uint32_t scope = 0;
-    uint32_t value = 0;
-    uint32_t keyOffset = 0; // into arena_
-    uint16_t keyLen = 0;
-    char inlineKey[InlineBytes] = {};
+    uint64_t hash; // 0 = empty
+    uint32_t scope;
+    uint32_t value;
+    uint32_t keyOffset; // into arena_, for keys longer than InlineBytes
+    uint16_t keyLen;
+    char inlineKey[InlineBytes]; // the key's first bytes (all of it when it fits)
   };
   static_assert(sizeof(Slot) == 32 || sizeof(Slot) == 64);
+  using SlotVector = std::vector<Slot, ZeroedAllocator<Slot>>;
 
   static uint64_t hash(uint32_t scope, std::string_view key) {
     uint64_t h = XXH3_64bits_withSeed(key.data(), key.size(), scope);
@@ -133,9 +213,13 @@ private:
   }
 
   void grow() {
-    LargeVector<Slot> old;
+    SlotVector old;
     old.swap(slots_);
     slots_.resize(old.empty() ? 16 : old.size() * 2);
+    rehash(old);
+  }
+
+  void rehash(const SlotVector& old) {
     size_t mask = slots_.size() - 1;
     for (const Slot& s : old) {
       if (s.hash == 0) {
@@ -149,7 +233,7 @@ private:
     }
   }
 
-  LargeVector<Slot> slots_;
+  SlotVector slots_;
   LargeVector<char> arena_;
   size_t size_ = 0;
 };

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include <re2/re2.h>
@@ -85,7 +86,7 @@ std::string_view canonicalHost(std::string_view host, std::array<char, kMaxHostB
 struct StringMatcher {
   std::string name; // header names lowercased; query names as given (case-sensitive)
   std::string value;
-  std::unique_ptr<RE2> regex; // set for RegularExpression matches
+  std::shared_ptr<const RE2> regex; // set for RegularExpression matches (shared by later tables)
 
   bool matches(std::string_view candidate) const {
     return regex ? RE2::FullMatch(candidate, *regex) : candidate == value;
@@ -97,8 +98,8 @@ struct MatchSpec {
   const CompiledRule* rule = nullptr;
   const config::RouteMatch* match = nullptr;
   config::PathMatchType pathType = config::PathMatchType::PathPrefix;
-  std::string pathValue; // Exact: as given; PathPrefix: without trailing '/'
-  std::unique_ptr<RE2> pathRegex;
+  std::string pathValue;                // Exact: as given; PathPrefix: without trailing '/'
+  std::shared_ptr<const RE2> pathRegex; // shared by later tables that take over the route
   std::vector<StringMatcher> headers;
   std::vector<StringMatcher> query;
   std::string method; // empty = any
@@ -244,15 +245,34 @@ public:
   // Build-time state, filled by compileRouteTable().
   detail::LargeVector<CompiledRule> rules_;
   detail::LargeVector<MatchSpec> specs_;
-  detail::LargeVector<Bucket> buckets_; // build time; released by finish()
-  HostTable hosts_;                     // (scope, host) -> bucket index, then root with flags
-  uint32_t anyHost_ = UINT32_MAX;       // bucket index (build time)
-  uint32_t anyHostRoot_ = UINT32_MAX;   // root with flags
-  bool hasExactHosts_ = false;          // hosts_ holds kExactScope keys
-  bool hasWildcardHosts_ = false;       // hosts_ holds kWildcardScope keys
+  std::vector<WeightedPool> backends_;      // CompiledRule::backends point into it
+  std::vector<uint64_t> cumulativeWeights_; // CompiledRule::cumulativeWeights point into it
+  detail::LargeVector<Bucket> buckets_;     // build time; released by finish()
+  HostTable hosts_;                         // (scope, host) -> bucket index, then root with flags
+  uint32_t anyHost_ = UINT32_MAX;           // bucket index (build time)
+  uint32_t anyHostRoot_ = UINT32_MAX;       // root with flags
+  bool hasExactHosts_ = false;              // hosts_ holds kExactScope keys
+  bool hasWildcardHosts_ = false;           // hosts_ holds kWildcardScope keys
   detail::LargeVector<Node> nodes_;
   EdgeTable edges_;                      // (parent node, segment) -> child node id with flags
   detail::LargeVector<Candidate> lists_; // sorted by precedence within each Range
+
+  // What a later compile needs to take over a prefix of this table's routes (compileRouteTable
+  // with `previous`): the routes it was compiled from (shared: they cannot be freed and their
+  // addresses reused while this table lives, so identity compares are sound), the pool names,
+  // the stats slot of each route, and how many rules, specs, nodes, buckets and backends existed
+  // before each route (marks_[routes] = all).
+  struct RouteMark {
+    uint32_t rules = 0;
+    uint32_t specs = 0;
+    uint32_t nodes = 0;
+    uint32_t buckets = 0;
+    uint32_t backends = 0;
+  };
+  config::RouteList sharedRoutes_;
+  std::vector<std::string> poolNames_;
+  std::vector<uint32_t> routeSlots_;
+  std::vector<RouteMark> marks_;
 
 private:
   const Candidate* firstMatching(Range range, const RequestView& request) const {
@@ -335,18 +355,84 @@ private:
   }
 };
 
-// Build-time lists, flattened into RouteTableImpl::lists_ at the end.
-struct BuildNode {
-  std::vector<uint32_t> exact;
-  std::vector<uint32_t> prefix;
-};
-struct BuildBucket {
-  std::vector<uint32_t> regex;
+// Build time: the lists a node can own, as `node * kListKinds + kind`. Regex lists belong to
+// a bucket's root.
+constexpr uint32_t kExactList = 0;
+constexpr uint32_t kPrefixList = 1;
+constexpr uint32_t kRegexList = 2;
+constexpr uint32_t kListKinds = 3;
+
+// One entry of one list, before the lists are grouped and sorted (Builder::finish).
+struct PendingEntry {
+  uint32_t list = 0; // node * kListKinds + kind
+  uint32_t spec = 0; // index into RouteTableImpl::specs_
 };
 
+// Fills a RouteTableImpl. Allocation-lean: list entries are collected in one vector and grouped
+// by a counting sort at the end (no vector per node or bucket), and the caller reserves the
+// tables up front (no rehash while building).
 class Builder {
 public:
   explicit Builder(RouteTableImpl& table) : t_(table) {}
+
+  // Capacity for `hosts` host keys, `edges` trie edges and `entries` list entries (estimates).
+  void reserve(size_t hosts, size_t edges, size_t entries) {
+    t_.hosts_.reserve(hosts);
+    t_.edges_.reserve(edges);
+    t_.nodes_.reserve(hosts + edges + 1);
+    hasChildren_.reserve(hosts + edges + 1);
+    pending_.reserve(entries);
+  }
+
+  // Takes over the trie, hosts and list entries the first routes of `old` made (those before
+  // `mark`): the state this builder would have after adding the same routes. Into an empty table.
+  void adopt(const RouteTableImpl& old, const RouteTableImpl::RouteMark& mark) {
+    constexpr uint32_t kNotFound = RouteTableImpl::EdgeTable::kNotFound;
+    t_.nodes_.resize(mark.nodes);
+    for (uint32_t i = 0; i < mark.nodes; ++i) {
+      t_.nodes_[i].parent = old.nodes_[i].parent;
+    }
+    hasChildren_.assign(mark.nodes, 0);
+    t_.buckets_.assign(old.buckets_.begin(), old.buckets_.begin() + mark.buckets);
+    if (old.anyHost_ < mark.buckets) {
+      t_.anyHost_ = old.anyHost_;
+    }
+    // The bucket a root belongs to (hosts map to roots once a table is finished).
+    std::vector<uint32_t> bucketOfRoot(mark.nodes, 0);
+    for (uint32_t b = 0; b < mark.buckets; ++b) {
+      bucketOfRoot[t_.buckets_[b].root] = b;
+    }
+    t_.edges_.copyFrom(old.edges_, [&](uint32_t parent, uint32_t child) {
+      const uint32_t id = child & kIdMask;
+      if (id >= mark.nodes) {
+        return kNotFound;
+      }
+      hasChildren_[parent] = 1;
+      return id;
+    });
+    t_.hosts_.copyFrom(old.hosts_, [&](uint32_t scope, uint32_t root) {
+      const uint32_t id = root & kIdMask;
+      if (id >= mark.nodes) {
+        return kNotFound;
+      }
+      (scope == RouteTableImpl::kWildcardScope ? t_.hasWildcardHosts_ : t_.hasExactHosts_) = true;
+      return bucketOfRoot[id];
+    });
+    auto entries = [&](Range range, uint32_t list) {
+      for (uint32_t i = range.begin; i < range.end; ++i) {
+        const auto spec = static_cast<uint32_t>(old.lists_[i].spec - old.specs_.data());
+        if (spec < mark.specs) {
+          pending_.push_back({list, spec});
+        }
+      }
+    };
+    for (uint32_t n = 0; n < mark.nodes; ++n) {
+      const Node& node = old.nodes_[n];
+      entries(node.exact, n * kListKinds + kExactList);
+      entries(node.prefix, n * kListKinds + kPrefixList);
+      entries(node.regex, n * kListKinds + kRegexList);
+    }
+  }
 
   uint32_t bucketFor(std::string_view hostname) {
     // Config hostnames are lowercase already (the decoder folds them): copy only when not.
@@ -369,47 +455,67 @@ public:
     uint32_t& bucket = t_.hosts_.insert(
         wildcard ? RouteTableImpl::kWildcardScope : RouteTableImpl::kExactScope, key);
     if (bucket == RouteTableImpl::HostTable::kNotFound) {
-      bucket = newBucket();
+      bucket = newBucket(); // does not touch t_.hosts_: `bucket` stays valid
     }
     return bucket;
   }
 
   void add(uint32_t bucket, uint32_t specIndex) {
     const MatchSpec& spec = t_.specs_[specIndex];
+    const uint32_t root = t_.buckets_[bucket].root;
     switch (spec.pathType) {
     case config::PathMatchType::RegularExpression:
-      buildBuckets_[bucket].regex.push_back(specIndex);
+      pending_.push_back({root * kListKinds + kRegexList, specIndex});
       break;
     case config::PathMatchType::Exact:
-      buildNodes_[nodeFor(t_.buckets_[bucket].root, spec.pathValue)].exact.push_back(specIndex);
+      pending_.push_back({nodeFor(root, spec.pathValue) * kListKinds + kExactList, specIndex});
       break;
     case config::PathMatchType::PathPrefix:
-      buildNodes_[nodeFor(t_.buckets_[bucket].root, spec.pathValue)].prefix.push_back(specIndex);
+      pending_.push_back({nodeFor(root, spec.pathValue) * kListKinds + kPrefixList, specIndex});
       break;
     }
   }
 
   void finish() {
-    auto flatten = [this](std::vector<uint32_t>& list) {
-      std::stable_sort(list.begin(), list.end(), [this](uint32_t a, uint32_t b) {
-        return precedes(t_.specs_[a], t_.specs_[b]);
-      });
-      Range range{static_cast<uint32_t>(t_.lists_.size()), 0};
-      for (uint32_t index : list) {
-        const MatchSpec& spec = t_.specs_[index];
-        bool conditions = !spec.headers.empty() || !spec.query.empty() || !spec.method.empty();
-        t_.lists_.push_back(Candidate{&spec, spec.rule, spec.match, conditions});
-      }
-      range.end = static_cast<uint32_t>(t_.lists_.size());
-      std::vector<uint32_t>().swap(list);
-      return range;
-    };
-    for (size_t i = 0; i < buildNodes_.size(); ++i) {
-      t_.nodes_[i].exact = flatten(buildNodes_[i].exact);
-      t_.nodes_[i].prefix = flatten(buildNodes_[i].prefix);
+    // Group the entries by list (counting sort, stable: config order within a list), then sort
+    // each list by precedence. `order` is unique per spec and a spec is in a list at most once,
+    // so an unstable sort on the full precedence gives the one order a stable sort would.
+    const size_t lists = t_.nodes_.size() * kListKinds;
+    std::vector<uint32_t> begin(lists + 1, 0);
+    for (const PendingEntry& e : pending_) {
+      ++begin[e.list + 1];
     }
-    for (size_t i = 0; i < buildBuckets_.size(); ++i) {
-      t_.nodes_[t_.buckets_[i].root].regex = flatten(buildBuckets_[i].regex);
+    for (size_t i = 1; i <= lists; ++i) {
+      begin[i] += begin[i - 1];
+    }
+    std::vector<uint32_t> grouped(pending_.size());
+    {
+      std::vector<uint32_t> next(begin.begin(), begin.end() - 1);
+      for (const PendingEntry& e : pending_) {
+        grouped[next[e.list]++] = e.spec;
+      }
+    }
+    std::vector<PendingEntry>().swap(pending_);
+    // `grouped` is in the order of lists_ (node by node, kinds in order): list L is
+    // lists_[begin[L], begin[L + 1]).
+    for (size_t list = 0; list < lists; ++list) {
+      if (begin[list + 1] - begin[list] > 1) {
+        std::sort(grouped.begin() + begin[list], grouped.begin() + begin[list + 1],
+                  [this](uint32_t a, uint32_t b) { return precedes(t_.specs_[a], t_.specs_[b]); });
+      }
+    }
+    t_.lists_.reserve(grouped.size());
+    for (uint32_t index : grouped) {
+      const MatchSpec& spec = t_.specs_[index];
+      bool conditions = !spec.headers.empty() || !spec.query.empty() || !spec.method.empty();
+      t_.lists_.push_back(Candidate{&spec, spec.rule, spec.match, conditions});
+    }
+    for (size_t i = 0; i < t_.nodes_.size(); ++i) {
+      const size_t list = i * kListKinds;
+      Node& node = t_.nodes_[i];
+      node.exact = Range{begin[list + kExactList], begin[list + kExactList + 1]};
+      node.prefix = Range{begin[list + kPrefixList], begin[list + kPrefixList + 1]};
+      node.regex = Range{begin[list + kRegexList], begin[list + kRegexList + 1]};
     }
     // Node flags, as lookups see them: in the edge table, and bucket roots in the host table.
     t_.edges_.updateValues([this](uint32_t child) { return child | flagsOf(child); });
@@ -418,7 +524,6 @@ public:
     if (t_.anyHost_ != UINT32_MAX) {
       t_.anyHostRoot_ = rootWithFlags(t_.buckets_[t_.anyHost_].root);
     }
-    detail::LargeVector<Bucket>().swap(t_.buckets_);
     t_.lists_.shrink_to_fit();
     t_.nodes_.shrink_to_fit();
     t_.edges_.finish();
@@ -439,17 +544,15 @@ private:
 
   uint32_t newNode(uint32_t parent) {
     if (parent != UINT32_MAX) {
-      hasChildren_[parent] = true;
+      hasChildren_[parent] = 1;
     }
-    hasChildren_.push_back(false);
+    hasChildren_.push_back(0);
     t_.nodes_.push_back(Node{parent, {}, {}, {}});
-    buildNodes_.emplace_back();
     return static_cast<uint32_t>(t_.nodes_.size() - 1);
   }
 
   uint32_t newBucket() {
     t_.buckets_.push_back(Bucket{newNode(UINT32_MAX)});
-    buildBuckets_.emplace_back();
     return static_cast<uint32_t>(t_.buckets_.size() - 1);
   }
 
@@ -478,12 +581,11 @@ private:
   }
 
   RouteTableImpl& t_;
-  std::vector<BuildNode> buildNodes_;
-  std::vector<BuildBucket> buildBuckets_;
-  std::vector<bool> hasChildren_;
+  std::vector<PendingEntry> pending_;
+  std::vector<uint8_t> hasChildren_;
 };
 
-Result<std::unique_ptr<RE2>> compileRegex(const std::string& pattern, std::string_view what) {
+Result<std::shared_ptr<const RE2>> compileRegex(const std::string& pattern, std::string_view what) {
   RE2::Options options;
   options.set_log_errors(false);
   auto re = std::make_unique<RE2>(pattern, options);
@@ -491,7 +593,7 @@ Result<std::unique_ptr<RE2>> compileRegex(const std::string& pattern, std::strin
     return Error{std::string(what) + ": invalid regular expression \"" + pattern +
                  "\": " + re->error()};
   }
-  return re;
+  return std::shared_ptr<const RE2>(std::move(re));
 }
 
 Result<StringMatcher> compileStringMatch(const std::string& name, config::StringMatchType type,
@@ -509,13 +611,15 @@ Result<StringMatcher> compileStringMatch(const std::string& name, config::String
   return m;
 }
 
-Result<MatchSpec> compileMatch(const CompiledRule* rule, const config::RouteMatch* match) {
-  MatchSpec spec;
+// Fills `spec` (default-constructed) for one `matches` entry (nullptr: match-all). Returns the
+// error, if any.
+std::optional<Error> compileMatch(const CompiledRule* rule, const config::RouteMatch* match,
+                                  MatchSpec& spec) {
   spec.rule = rule;
   spec.match = match;
   spec.pathType = config::PathMatchType::PathPrefix;
   if (match == nullptr) {
-    return spec; // match-all: PathPrefix "/"
+    return std::nullopt; // match-all: PathPrefix "/"
   }
   if (match->path) {
     spec.pathType = match->path->type;
@@ -564,7 +668,7 @@ Result<MatchSpec> compileMatch(const CompiledRule* rule, const config::RouteMatc
   if (match->method) {
     spec.method = *match->method;
   }
-  return spec;
+  return std::nullopt;
 }
 
 } // namespace
@@ -581,29 +685,126 @@ uint32_t pickBackend(const CompiledRule& rule, uint64_t random) {
   return rule.backends[static_cast<size_t>(it - rule.cumulativeWeights.begin())].poolIndex;
 }
 
+namespace {
+
+// How many leading routes `config` shares with the config `old` was compiled from: the same
+// Route objects (RouteList sharing) at the same indices with the same stats slots, and the same
+// pools in the same order (backends resolve to the same indices). 0 when `old` cannot be used.
+size_t sharedPrefix(const RouteTableImpl& old, const config::Config& config,
+                    std::span<const uint32_t> routeStatsSlots) {
+  if (old.poolNames_.size() != config.pools.size()) {
+    return 0;
+  }
+  for (size_t i = 0; i < config.pools.size(); ++i) {
+    if (old.poolNames_[i] != config.pools[i].name) {
+      return 0;
+    }
+  }
+  const size_t n = std::min(old.sharedRoutes_.size(), config.routes.size());
+  size_t k = 0;
+  while (k < n && old.sharedRoutes_.shared(k) == config.routes.shared(k) &&
+         old.routeSlots_[k] == (k < routeStatsSlots.size() ? routeStatsSlots[k] : 0)) {
+    ++k;
+  }
+  return k;
+}
+
+// Copies the rules, specs and backends the first `mark` routes of `old` compiled to, with their
+// pointers moved to `table`'s arrays (reserved: nothing reallocates).
+void adoptRules(RouteTableImpl& table, const RouteTableImpl& old,
+                const RouteTableImpl::RouteMark& mark) {
+  table.backends_.insert(table.backends_.end(), old.backends_.begin(),
+                         old.backends_.begin() + mark.backends);
+  table.cumulativeWeights_.insert(table.cumulativeWeights_.end(), old.cumulativeWeights_.begin(),
+                                  old.cumulativeWeights_.begin() + mark.backends);
+  for (uint32_t i = 0; i < mark.rules; ++i) {
+    CompiledRule& rule = table.rules_.emplace_back(old.rules_[i]);
+    rule.backends = {table.backends_.data() + (rule.backends.data() - old.backends_.data()),
+                     rule.backends.size()};
+    rule.cumulativeWeights = {table.cumulativeWeights_.data() +
+                                  (rule.cumulativeWeights.data() - old.cumulativeWeights_.data()),
+                              rule.cumulativeWeights.size()};
+  }
+  for (uint32_t i = 0; i < mark.specs; ++i) {
+    MatchSpec& spec = table.specs_.emplace_back(old.specs_[i]);
+    spec.rule = table.rules_.data() + (spec.rule - old.rules_.data());
+  }
+}
+
+} // namespace
+
 Result<RouteTablePtr> compileRouteTable(const config::Config& config,
-                                        std::span<const uint32_t> routeStatsSlots) {
+                                        std::span<const uint32_t> routeStatsSlots,
+                                        const RouteTable* previous) {
   auto table = std::make_unique<RouteTableImpl>();
+  table->sharedRoutes_ = config.routes;
+  for (const config::Pool& pool : config.pools) {
+    table->poolNames_.push_back(pool.name);
+  }
+  table->routeSlots_.reserve(config.routes.size());
+  for (size_t r = 0; r < config.routes.size(); ++r) {
+    table->routeSlots_.push_back(r < routeStatsSlots.size() ? routeStatsSlots[r] : 0);
+  }
   std::unordered_map<std::string_view, uint32_t> poolIndex;
   for (size_t i = 0; i < config.pools.size(); ++i) {
     poolIndex.emplace(config.pools[i].name, static_cast<uint32_t>(i));
   }
 
+  // Sizes first, so that nothing below reallocates: CompiledRule and backend pointers stay
+  // valid, and the hash tables do not rehash.
   size_t ruleCount = 0;
   size_t matchCount = 0;
+  size_t backendCount = 0;
+  size_t hostCount = 0;
+  size_t edgeCount = 0;  // an upper bound: path segments per match entry and host
+  size_t entryCount = 0; // list entries: match entries x hosts
   for (const config::Route& route : config.routes) {
+    const size_t hosts = std::max<size_t>(route.hostnames.size(), 1);
+    hostCount += route.hostnames.size();
     ruleCount += route.rules.size();
     for (const config::Rule& rule : route.rules) {
-      matchCount += std::max<size_t>(rule.matches.size(), 1);
+      backendCount += rule.backends.size();
+      const size_t entries = std::max<size_t>(rule.matches.size(), 1);
+      matchCount += entries;
+      entryCount += entries * hosts;
+      for (const config::RouteMatch& m : rule.matches) {
+        if (m.path && m.path->type != config::PathMatchType::RegularExpression) {
+          edgeCount += hosts * static_cast<size_t>(
+                                   std::count(m.path->value.begin(), m.path->value.end(), '/'));
+        }
+      }
     }
   }
-  table->rules_.reserve(ruleCount); // CompiledRule pointers stay valid
+  table->rules_.reserve(ruleCount);
   table->specs_.reserve(matchCount);
+  table->backends_.reserve(backendCount);
+  table->cumulativeWeights_.reserve(backendCount);
 
   Builder builder(*table);
+  builder.reserve(hostCount, edgeCount, entryCount);
+  table->marks_.reserve(config.routes.size() + 1);
   uint64_t order = 0;
+  size_t first = 0;
+  // RouteTableImpl is the only RouteTable.
+  if (const auto* old = static_cast<const RouteTableImpl*>(previous)) {
+    first = sharedPrefix(*old, config, routeStatsSlots);
+    if (first > 0) {
+      const RouteTableImpl::RouteMark& mark = old->marks_[first];
+      adoptRules(*table, *old, mark);
+      builder.adopt(*old, mark);
+      table->marks_.assign(old->marks_.begin(), old->marks_.begin() + first);
+      order = mark.specs; // one order per spec, in config order
+    }
+  }
+  auto markNow = [&] {
+    table->marks_.push_back(
+        {static_cast<uint32_t>(table->rules_.size()), static_cast<uint32_t>(table->specs_.size()),
+         static_cast<uint32_t>(table->nodes_.size()), static_cast<uint32_t>(table->buckets_.size()),
+         static_cast<uint32_t>(table->backends_.size())});
+  };
   std::vector<uint32_t> buckets;
-  for (size_t r = 0; r < config.routes.size(); ++r) {
+  for (size_t r = first; r < config.routes.size(); ++r) {
+    markNow();
     const config::Route& route = config.routes[r];
     // Error context, built only when there is an error (the compile runs once per route).
     auto where = [&] { return "routes[" + std::to_string(r) + "] (" + route.name + ")"; };
@@ -634,6 +835,7 @@ Result<RouteTablePtr> compileRouteTable(const config::Config& config,
         compiled.timeouts = &t;
       }
       compiled.retry = rule.retry ? &*rule.retry : nullptr;
+      const size_t firstBackend = table->backends_.size();
       for (const config::BackendRef& backend : rule.backends) {
         auto it = poolIndex.find(backend.pool);
         if (it == poolIndex.end()) {
@@ -643,30 +845,33 @@ Result<RouteTablePtr> compileRouteTable(const config::Config& config,
         if (backend.weight == 0) {
           continue;
         }
-        compiled.backends.push_back(WeightedPool{it->second, backend.weight});
         compiled.totalWeight += backend.weight;
-        compiled.cumulativeWeights.push_back(compiled.totalWeight);
+        table->backends_.push_back(WeightedPool{it->second, backend.weight});
+        table->cumulativeWeights_.push_back(compiled.totalWeight);
       }
-      if (compiled.backends.size() == 1) {
+      const size_t backends = table->backends_.size() - firstBackend;
+      compiled.backends = {table->backends_.data() + firstBackend, backends};
+      compiled.cumulativeWeights = {table->cumulativeWeights_.data() + firstBackend, backends};
+      if (backends == 1) {
         compiled.singlePool = compiled.backends.front().poolIndex;
       }
       size_t entries = std::max<size_t>(rule.matches.size(), 1);
       for (size_t m = 0; m < entries; ++m) {
         const config::RouteMatch* match = rule.matches.empty() ? nullptr : &rule.matches[m];
-        auto spec = compileMatch(&compiled, match);
-        if (!spec) {
+        MatchSpec& spec = table->specs_.emplace_back();
+        if (auto error = compileMatch(&compiled, match, spec)) {
           return Error{where() + ".rules[" + std::to_string(k) + "].matches[" + std::to_string(m) +
-                       "]: " + spec.error().message};
+                       "]: " + error->message};
         }
-        spec.value().order = order++;
-        table->specs_.push_back(std::move(spec.value()));
-        uint32_t specIndex = static_cast<uint32_t>(table->specs_.size() - 1);
+        spec.order = order++;
+        auto specIndex = static_cast<uint32_t>(table->specs_.size() - 1);
         for (uint32_t b : buckets) {
           builder.add(b, specIndex);
         }
       }
     }
   }
+  markNow();
   if (table->nodes_.size() > kIdMask) {
     return Error{"route table too large: more than 2^28 path segments"};
   }

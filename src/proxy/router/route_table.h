@@ -67,11 +67,12 @@ struct alignas(64) CompiledRule {
   const config::Timeouts* timeouts = nullptr; // &rule->timeouts when any is set, else nullptr
   const config::RetryPolicy* retry = nullptr; // rule->retry when set, else nullptr
   bool hasFilters = false;                    // rule->filters is not empty
-  // Cold: weighted splits (singlePool covers a rule with one backend) and names.
-  std::vector<WeightedPool> backends; // weights > 0 only
+  // Cold: weighted splits (singlePool covers a rule with one backend) and names. Both spans
+  // point into arrays the RouteTable owns (one allocation per table, not two per rule).
+  std::span<const WeightedPool> backends; // weights > 0 only
   uint64_t totalWeight = 0;
   // cumulativeWeights[i] = sum of backends[0..i].weight; pickBackend() binary-searches it.
-  std::vector<uint64_t> cumulativeWeights;
+  std::span<const uint64_t> cumulativeWeights;
   std::string_view routeName; // the route's name in the snapshot's Config (tests, diagnostics)
 };
 
@@ -107,8 +108,16 @@ using RouteTablePtr = std::unique_ptr<const RouteTable>;
 // `routeStatsSlots`, when given, holds one stats slot per route index (CompiledRule::statsSlot;
 // 0 otherwise). Fails only on what the validator lets through by mistake (the validator is the
 // place for user-facing errors).
+//
+// `previous`, when given, is a table compiled earlier (it and its config alive during the call).
+// The leading routes `config` shares with it — the same Route objects (config::RouteList) at the
+// same indices with the same stats slots, and the same pools — are taken over from it instead of
+// compiled again (their rules, match specs with their RE2s, trie nodes, hosts and list entries);
+// the rest is compiled as usual. The result does not refer to `previous` and is the table a
+// compile without it would build (tests/proxy/router/reference_test.cc).
 Result<RouteTablePtr> compileRouteTable(const config::Config& config,
-                                        std::span<const uint32_t> routeStatsSlots = {});
+                                        std::span<const uint32_t> routeStatsSlots = {},
+                                        const RouteTable* previous = nullptr);
 
 // Path normalization before matching (RFC 3986 §6): percent-decoding of unreserved characters
 // (other escapes are kept, with uppercase hex digits), dot-segment removal (RFC 3986 §5.2.4;

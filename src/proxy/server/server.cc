@@ -320,6 +320,7 @@ void Server::apply(ConfigCandidate candidate) {
   input.source = loaded.source;
   input.generation = generation_ + 1;
   input.now = time_.systemTime();
+  input.previous = current_;
   auto compiled = snapshot::compileSnapshot(std::move(input), statsSlots_, reclaimer_);
   if (!compiled) {
     refuse(candidate, {compiled.error().message});

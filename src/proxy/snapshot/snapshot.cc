@@ -1,5 +1,7 @@
 #include "proxy/snapshot/snapshot.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "proxy/snapshot/reclaimer.h"
@@ -69,13 +71,20 @@ compileSnapshot(CompileInput input, stats::StatsSlots& slots,
   for (const auto& route : cfg.routes) {
     snap->routeSlots.push_back(slots.routes.slotFor(route.name));
   }
-  auto table = router::compileRouteTable(cfg, snap->routeSlots);
+  auto table = router::compileRouteTable(cfg, snap->routeSlots,
+                                         input.previous ? input.previous->routes.get() : nullptr);
   if (!table) {
     return Error{fmt::format("routes: {}", table.error().message)};
   }
   snap->routes = std::move(table.value());
 
-  for (const auto& route : cfg.routes) {
+  snap->ruleFilters.resize(cfg.routes.size());
+  for (size_t r = 0; r < cfg.routes.size(); ++r) {
+    const config::Route& route = cfg.routes[r];
+    if (std::none_of(route.rules.begin(), route.rules.end(),
+                     [](const config::Rule& rule) { return !rule.filters.empty(); })) {
+      continue; // no rule of the route has filters: nothing reads its entry (hasFilters)
+    }
     std::vector<RuleFilters> rules;
     for (const auto& rule : route.rules) {
       RuleFilters f;
@@ -110,7 +119,7 @@ compileSnapshot(CompileInput input, stats::StatsSlots& slots,
       }
       rules.push_back(std::move(f));
     }
-    snap->ruleFilters.push_back(std::move(rules));
+    snap->ruleFilters[r] = std::move(rules);
   }
   snap->routeSlotCount = static_cast<uint32_t>(slots.routes.size());
   snap->listenerSlotCount = static_cast<uint32_t>(slots.listeners.size());

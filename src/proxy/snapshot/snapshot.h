@@ -72,15 +72,17 @@ struct Snapshot {
   SystemTime compiledAt;
 
   config::Config config;
-  router::RouteTablePtr routes;                      // points into `config`
-  std::vector<PoolInfo> pools;                       // indexed like config.pools
-  std::vector<ListenerInfo> listeners;               // indexed like config.listeners
-  std::vector<uint32_t> routeSlots;                  // stats slot per route index (RouteSlots)
-  std::vector<std::vector<RuleFilters>> ruleFilters; // [routeIndex][ruleIndex]
-  uint32_t routeSlotCount = 1;                       // every slot < this
-  uint32_t listenerSlotCount = 1;                    // every ListenerInfo::statsSlot < this
-  uint32_t poolSlotCount = 1;                        // every PoolInfo::statsSlot < this
-  uint32_t endpointSlotCount = 1;                    // every EndpointInfo::statsSlot < this
+  router::RouteTablePtr routes;        // points into `config`
+  std::vector<PoolInfo> pools;         // indexed like config.pools
+  std::vector<ListenerInfo> listeners; // indexed like config.listeners
+  std::vector<uint32_t> routeSlots;    // stats slot per route index (RouteSlots)
+  // [routeIndex][ruleIndex]; empty for a route none of whose rules has filters (read only for
+  // rules with CompiledRule::hasFilters).
+  std::vector<std::vector<RuleFilters>> ruleFilters;
+  uint32_t routeSlotCount = 1;    // every slot < this
+  uint32_t listenerSlotCount = 1; // every ListenerInfo::statsSlot < this
+  uint32_t poolSlotCount = 1;     // every PoolInfo::statsSlot < this
+  uint32_t endpointSlotCount = 1; // every EndpointInfo::statsSlot < this
 
   // The listener named `name`, or nullptr.
   const ListenerInfo* findListener(std::string_view name) const;
@@ -95,6 +97,9 @@ struct CompileInput {
   std::string source;
   uint64_t generation = 0;
   SystemTime now;
+  // The snapshot this one replaces, if any: the route table takes over the compiled form of the
+  // leading routes both configs share (router::compileRouteTable's `previous`). Only read.
+  std::shared_ptr<const Snapshot> previous;
 };
 
 // Compiles a validated config. Fails only where the validator let something through (an
