@@ -262,8 +262,7 @@ def scenario(run, name, routes, endpoints, churn_rate=0):
             keys += ["changes_written", "changes_per_s", "reloads_applied", "main_cpu_ms",
                      "main_cpu_ms_per_revision"]
         for key in keys:
-            print(f"RESULT {name} {key} {r[key]:.3f}" if isinstance(r[key], float)
-                  else f"RESULT {name} {key} {r[key]}", flush=True)
+            report(name, key, r[key])
         return r
     finally:
         run.stop(proxy)
@@ -274,6 +273,31 @@ def median(values):
     values = sorted(values)
     mid = len(values) // 2
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def report(name, key, value):
+    print(f"RESULT {name} {key} {value:.3f}" if isinstance(value, float)
+          else f"RESULT {name} {key} {value}", flush=True)
+
+
+def load_slice(run, proxy, listen, routes, seconds, start=None, stop=None):
+    """One wrk slice against `proxy`: parse_wrk's fields and the proxy's CPU per request over the
+    slice (from before `start()` to after `stop()`, when given)."""
+    t0 = cpu_ticks(proxy.pid)
+    if start:
+        start()
+    r = parse_wrk(run.wrk(f"http://{listen}/", routes, seconds))
+    if stop:
+        stop()
+    r["cpu_us_per_req"] = ((cpu_ticks(proxy.pid) - t0) / os.sysconf("SC_CLK_TCK")
+                           / max(1, r["requests"]) * 1e6)
+    return r
+
+
+def paired(results, base, key):
+    """"median M range A-B" of results[i][key] / base[i][key], slice pair by slice pair."""
+    ratios = [a[key] / b[key] for a, b in zip(results, base) if b[key]]
+    return f"median {median(ratios):.3f} range {min(ratios):.3f}-{max(ratios):.3f}"
 
 
 def interleaved(run, routes_list, endpoints_list, rounds, seconds):
@@ -296,25 +320,20 @@ def interleaved(run, routes_list, endpoints_list, rounds, seconds):
             proxy, listen, admin = run.start_proxy(config, name)
             run.wrk(f"http://{listen}/", routes, 2)  # warm up
             proxies.append((name, routes, proxy, listen))
-        hz = os.sysconf("SC_CLK_TCK")
         results = {name: [] for name, _, _, _ in proxies}
         for rnd in range(rounds):
             shift = rnd % len(proxies)
             for name, routes, proxy, listen in proxies[shift:] + proxies[:shift]:
-                t0 = cpu_ticks(proxy.pid)
-                r = parse_wrk(run.wrk(f"http://{listen}/", routes, seconds))
-                r["cpu_us_per_req"] = (cpu_ticks(proxy.pid) - t0) / hz / max(1, r["requests"]) * 1e6
+                r = load_slice(run, proxy, listen, routes, seconds)
                 results[name].append(r)
                 for key in ("rps", "p99_ms", "cpu_us_per_req", "errors"):
-                    print(f"RESULT {name} round{rnd + 1}_{key} {r[key]:.3f}", flush=True)
+                    report(name, f"round{rnd + 1}_{key}", r[key])
         base = proxies[0][0]
         for name, _, _, _ in proxies:
             rs = results[name]
             for key in ("rps", "p99_ms", "cpu_us_per_req"):
-                ratios = [a[key] / b[key] for a, b in zip(rs, results[base]) if b[key]]
                 print(f"SUMMARY {name} {key} median {median([x[key] for x in rs]):.3f} "
-                      f"paired_ratio_to_{base} median {median(ratios):.3f} "
-                      f"range {min(ratios):.3f}-{max(ratios):.3f}", flush=True)
+                      f"paired_ratio_to_{base} {paired(rs, results[base], key)}", flush=True)
             print(f"SUMMARY {name} errors {sum(x['errors'] for x in rs)}", flush=True)
     finally:
         for _, _, proxy, _ in proxies:
@@ -366,8 +385,9 @@ def settle(proxy, limit=20):
 def interleaved_churn(run, routes, rounds, seconds, rate):
     """Target 7 without the VM's drift: a quiet proxy and a churned proxy on the same config, both
     pinned to the proxy CPU, loaded in alternating slices (the order rotates each round); the
-    churn writer runs only during the churned proxy's slices. Paired ratios churn/quiet per round
-    and their median."""
+    churn writer runs only during the churned proxy's slices. Every slice ends when its proxy's
+    main thread has been idle for a second (settle), churned or not, so both kinds start from the
+    same state. Paired ratios churn/quiet per round and their median."""
     ports = free_ports(3)
     nginx = run.start_nginx(ports)
     procs = []
@@ -382,32 +402,32 @@ def interleaved_churn(run, routes, rounds, seconds, rate):
             run.wrk(f"http://{listen}/", routes, 2)  # warm up
             setups.append((name, proxy, listen, admin, config))
         writer = ChurnWriter(run, setups[1][4], variants, rate)
-        hz = os.sysconf("SC_CLK_TCK")
         results = {"quiet": [], "churn": []}
+
+        def stop_writer(proxy):
+            writer.stop()
+            settle(proxy)
+
+        # Every slice ends with `settle`, so both kinds start after the same idle second (a
+        # slice that starts on a vCPU idle for a while runs slower at first).
         for rnd in range(rounds):
             for name, proxy, listen, admin, _ in (setups if rnd % 2 == 0 else setups[::-1]):
                 applied0, changes0 = applied(admin), writer.changes
-                t0 = cpu_ticks(proxy.pid)
-                if name == "churn":
-                    writer.start()
-                r = parse_wrk(run.wrk(f"http://{listen}/", routes, seconds))
-                if name == "churn":
-                    writer.stop()
-                    settle(proxy)
-                r["cpu_us_per_req"] = (cpu_ticks(proxy.pid) - t0) / hz / max(1, r["requests"]) * 1e6
+                churned = name == "churn"
+                r = load_slice(run, proxy, listen, routes, seconds,
+                               start=writer.start if churned else None,
+                               stop=(lambda p=proxy: stop_writer(p)) if churned
+                               else (lambda p=proxy: settle(p)))
                 r["reloads_applied"] = applied(admin) - applied0
                 r["changes_written"] = writer.changes - changes0
                 results[name].append(r)
                 for key in ("rps", "p99_ms", "errors", "reloads_applied", "changes_written"):
-                    print(f"RESULT {name}-{routes} round{rnd + 1}_{key} {r[key]:.3f}"
-                          if isinstance(r[key], float) else
-                          f"RESULT {name}-{routes} round{rnd + 1}_{key} {r[key]}", flush=True)
+                    report(f"{name}-{routes}", f"round{rnd + 1}_{key}", r[key])
         for key in ("rps", "p99_ms", "cpu_us_per_req"):
-            ratios = [c[key] / q[key] for c, q in zip(results["churn"], results["quiet"]) if q[key]]
             print(f"SUMMARY churn-{routes} {key} quiet_median "
                   f"{median([x[key] for x in results['quiet']]):.3f} churn_median "
-                  f"{median([x[key] for x in results['churn']]):.3f} paired_ratio median "
-                  f"{median(ratios):.3f} range {min(ratios):.3f}-{max(ratios):.3f}", flush=True)
+                  f"{median([x[key] for x in results['churn']]):.3f} paired_ratio "
+                  f"{paired(results['churn'], results['quiet'], key)}", flush=True)
         for key in ("errors", "reloads_applied", "changes_written"):
             print(f"SUMMARY churn-{routes} {key} {sum(x[key] for x in results['churn'])}",
                   flush=True)
