@@ -19,20 +19,21 @@ EADDR=$(grep -oE "127.0.0.1:[0-9]+" "$D/echo.out" | head -1)
 python3 - "$N" "$EADDR" "$D" <<'PY'
 import json, random, sys
 n, ep, d = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-routes = [{"name": f"r{i}", "hostnames": [f"h{i}.bench"],
-           "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": f"/svc/{i}"}}],
+routes = [{"name": f"r{i}", "hostnames": [f"h{i:06d}.bench"],
+           "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": f"/svc/{i:06d}"}}],
                       "backends": [{"pool": "p"}]}]} for i in range(n)]
 cfg = {"apiVersion": "fulcrum/v1",
        "listeners": [{"name": "web", "address": "127.0.0.1:0", "limits": {"maxConnections": 0}}],
        "routes": routes,
        "pools": [{"name": "p", "algorithm": "round_robin", "endpoints": [{"address": ep}]}]}
 json.dump(cfg, open(f"{d}/proxy.json", "w"))
-k = min(n, 4096)
+k = 4096  # the same request table for every N (scale.py)
 rng = random.Random(42)
 picks = [rng.randrange(n) for _ in range(k)]
 with open(f"{d}/rotate.lua", "w") as f:
-    f.write("local hosts = {" + ",".join(f'"h{i}.bench"' for i in picks) + "}\n")
-    f.write("local paths = {" + ",".join(f'"/svc/{i}/x"' for i in picks) + "}\n")
+    f.write("local hosts = {" + ",".join(f'"h{i:06d}.bench"' for i in picks) + "}\n")
+    f.write("local paths = {" + ",".join(f'"/svc/{i:06d}/x{j:04d}"'
+                                         for j, i in enumerate(picks)) + "}\n")
     f.write(f"local n = 0\nrequest = function()\n  n = n % {k} + 1\n"
             "  return wrk.format('GET', paths[n], {Host = hosts[n]})\nend\n")
 PY

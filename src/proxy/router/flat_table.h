@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/large_memory.h"
+
 // xxhash inlined (static, namespaced by the header): hashing a short key is then a few
 // instructions instead of a call through the shared library's PLT.
 #ifndef XXH_INLINE_ALL
@@ -25,25 +27,11 @@
 
 namespace fulcrum::router::detail {
 
-// Memory for large lookup arrays: blocks of 1 MiB and more are mapped 2 MiB-aligned with
-// MADV_HUGEPAGE before they are first touched, so they get transparent huge pages where the
-// kernel allows (one TLB entry per 2 MiB instead of per 4 KiB: lookups that touch a few random
-// places of a 100k-route table then miss the TLB far less). Smaller blocks use operator new.
-// Blocks of at least kLargeBytes are mapped (and so come zeroed).
-inline constexpr size_t kLargeBytes = size_t{1} << 20;
-void* allocateLarge(size_t bytes, size_t alignment);
-void deallocateLarge(void* p, size_t bytes, size_t alignment) noexcept;
-
-template <class T> struct HugePageAllocator {
-  using value_type = T;
-  HugePageAllocator() = default;
-  template <class U> HugePageAllocator(const HugePageAllocator<U>&) noexcept {} // NOLINT
-  T* allocate(size_t n) { return static_cast<T*>(allocateLarge(n * sizeof(T), alignof(T))); }
-  void deallocate(T* p, size_t n) noexcept { deallocateLarge(p, n * sizeof(T), alignof(T)); }
-  template <class U> bool operator==(const HugePageAllocator<U>&) const noexcept { return true; }
-};
-
-template <class T> using LargeVector = std::vector<T, HugePageAllocator<T>>;
+using fulcrum::allocateLarge;
+using fulcrum::deallocateLarge;
+using fulcrum::HugePageAllocator;
+using fulcrum::kLargeBytes;
+using fulcrum::LargeVector;
 
 // Like HugePageAllocator, for trivial types whose all-zero bytes are the empty value: memory
 // comes zeroed (large blocks are fresh anonymous mappings, which the kernel zeroes; small ones are
@@ -105,10 +93,26 @@ public:
   }
 
   uint32_t find(uint32_t scope, std::string_view key) const {
+    return find(hash(scope, key), scope, key);
+  }
+
+  // find() in two steps, for lookups that probe several keys: hash them all and prefetch their
+  // slots first, then find() each; the probes' cache misses then overlap instead of following
+  // one another.
+  static uint64_t hash(uint32_t scope, std::string_view key) {
+    uint64_t h = XXH3_64bits_withSeed(key.data(), key.size(), scope);
+    return h == 0 ? 1 : h;
+  }
+  void prefetch(uint64_t h) const {
+    if (!slots_.empty()) {
+      __builtin_prefetch(&slots_[h & (slots_.size() - 1)]);
+    }
+  }
+  // `h` must be hash(scope, key).
+  uint32_t find(uint64_t h, uint32_t scope, std::string_view key) const {
     if (slots_.empty() || key.size() > UINT16_MAX) {
       return kNotFound;
     }
-    uint64_t h = hash(scope, key);
     size_t mask = slots_.size() - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
       const Slot& s = slots_[i];
@@ -196,11 +200,6 @@ private:
   };
   static_assert(sizeof(Slot) == 32 || sizeof(Slot) == 64);
   using SlotVector = std::vector<Slot, ZeroedAllocator<Slot>>;
-
-  static uint64_t hash(uint32_t scope, std::string_view key) {
-    uint64_t h = XXH3_64bits_withSeed(key.data(), key.size(), scope);
-    return h == 0 ? 1 : h;
-  }
 
   bool equal(const Slot& s, uint64_t h, uint32_t scope, std::string_view key) const {
     if (s.hash != h || s.scope != scope || s.keyLen != key.size()) {

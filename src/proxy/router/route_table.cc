@@ -1,14 +1,16 @@
 // The compiled route table (see route_table.h).
 //
 // Layout: hosts are hashed into buckets (one per exact hostname, one per wildcard suffix, one for
-// routes without hostnames). Every bucket owns a root in one shared path trie whose edges are
-// path segments; a trie node lists the match entries whose Exact path ends there and those whose
-// PathPrefix ends there. A lookup hashes the host (once per candidate bucket: exact, then each
-// wildcard suffix longest first, then "any host"), walks the path's segments down the bucket's
-// trie (one hash probe per segment, none below a leaf, so the walk is bounded by the config's
-// depth, not the request's), and then tries, in precedence order: the Exact entries of the node
-// where the path ends, the PathPrefix entries of that node and of its ancestors (deepest first),
-// and finally the bucket's RegularExpression entries. Each list is pre-sorted by the remaining
+// routes without hostnames). Every bucket owns a root in one shared path trie of segments; a trie
+// node lists the match entries whose Exact path ends there and those whose PathPrefix ends
+// there. A node is found by hashing (its bucket's root, its path from the root: "a/b" for
+// "/a/b"), not by following its parent, so the probes for all of a request path's prefixes are
+// independent: their cache misses overlap (each slot is prefetched first). A lookup hashes the
+// host (once per candidate bucket: exact, then each wildcard suffix longest first, then "any
+// host"), probes the path's prefixes down the bucket's trie (none below a leaf, so the walk is
+// bounded by the config's depth, not the request's), and then tries, in precedence order: the
+// Exact entries of the node where the path ends, the PathPrefix entries of that node and of its
+// ancestors (deepest first), and finally the bucket's RegularExpression entries. Each list is pre-sorted by the remaining
 // tie-breakers (more header matches, more query matches, a method, config order), so the first
 // entry whose headers/query/method match wins. Nothing in match() allocates (RE2 may grow its
 // own DFA cache for regex entries).
@@ -174,12 +176,26 @@ constexpr uint32_t kHasChildren = 1u << 29; // no probe below a leaf
 constexpr uint32_t kHasRegex = 1u << 28;    // a bucket's root: the bucket has regex entries
 constexpr uint32_t kIdMask = kHasRegex - 1;
 
-struct alignas(32) Node {
-  uint32_t parent = UINT32_MAX;
-  Range exact;  // into RouteTableImpl::lists_
-  Range prefix; // into RouteTableImpl::lists_
-  Range regex;  // a bucket's root only: the bucket's RegularExpression entries
+// The first entry of a node's Exact or PathPrefix list, kept in the node itself (a copy of
+// lists_[range.begin]): a lookup whose first candidate has no conditions then reads the node's
+// one cache line and no list entry.
+struct InlineCandidate {
+  static constexpr uint32_t kConditions = 1u << 31; // in `spec`: headers / query / method
+  const config::RouteMatch* match = nullptr;
+  uint32_t rule = 0; // index into RouteTableImpl::rules_
+  uint32_t spec = 0; // index into RouteTableImpl::specs_, | kConditions
 };
+
+// One cache line: the ranges and the first entry of both lists a lookup may try here.
+struct alignas(64) Node {
+  uint32_t parent = UINT32_MAX;
+  Range exact;                 // into RouteTableImpl::lists_
+  Range prefix;                // into RouteTableImpl::lists_
+  Range regex;                 // a bucket's root only: the bucket's RegularExpression entries
+  InlineCandidate firstExact;  // lists_[exact.begin] when exact is not empty
+  InlineCandidate firstPrefix; // lists_[prefix.begin] when prefix is not empty
+};
+static_assert(sizeof(Node) == 64);
 
 // Build time only: lookups find a bucket's root (with flags) in the host table.
 struct Bucket {
@@ -195,8 +211,16 @@ struct Candidate {
   bool conditions = false;
 };
 
+// A lookup's result: the rule, and the `matches` entry that won (see RouteMatchResult).
+struct Hit {
+  const CompiledRule* rule = nullptr;
+  const config::RouteMatch* match = nullptr;
+};
+
 // Prefix nodes remembered on the way down; deeper paths fall back to the parent chain.
 constexpr size_t kPrefixStack = 16;
+// Path prefixes probed in parallel at the start of a walk; deeper ones one after the other.
+constexpr size_t kProbeAhead = 8;
 
 class RouteTableImpl final : public RouteTable {
 public:
@@ -205,7 +229,7 @@ public:
   }
 
   RouteMatchResult lookup(const RequestView& request) const override {
-    const Candidate* found = nullptr;
+    Hit found;
     // A table without hostnames (or without wildcards) skips what cannot match: the host's
     // canonical form and the probe per label.
     if (hasExactHosts_ || hasWildcardHosts_) {
@@ -220,7 +244,8 @@ public:
         // Wildcard suffixes, longest first: "a.b.example.org" tries ".b.example.org", then
         // ".example.org", then ".org". The wildcard label must not be empty.
         for (size_t dot = hasWildcardHosts_ ? host.find('.', 1) : std::string_view::npos;
-             found == nullptr && dot != std::string_view::npos; dot = host.find('.', dot + 1)) {
+             found.rule == nullptr && dot != std::string_view::npos;
+             dot = host.find('.', dot + 1)) {
           if (uint32_t root = hosts_.find(kWildcardScope, host.substr(dot));
               root != HostTable::kNotFound) {
             found = matchBucket(root, request);
@@ -228,19 +253,16 @@ public:
         }
       }
     }
-    if (found == nullptr && anyHostRoot_ != UINT32_MAX) {
+    if (found.rule == nullptr && anyHostRoot_ != UINT32_MAX) {
       found = matchBucket(anyHostRoot_, request);
     }
-    if (found == nullptr) {
-      return {};
-    }
-    return {found->rule, found->match};
+    return {found.rule, found.match};
   }
 
   static constexpr uint32_t kExactScope = 0;
   static constexpr uint32_t kWildcardScope = 1;
   using HostTable = detail::FlatTable<42>;
-  using EdgeTable = detail::FlatTable<10>;
+  using EdgeTable = detail::FlatTable<42>; // keys are paths: most fit in the 64-byte slot
 
   // Build-time state, filled by compileRouteTable().
   detail::LargeVector<CompiledRule> rules_;
@@ -254,7 +276,8 @@ public:
   bool hasExactHosts_ = false;              // hosts_ holds kExactScope keys
   bool hasWildcardHosts_ = false;           // hosts_ holds kWildcardScope keys
   detail::LargeVector<Node> nodes_;
-  EdgeTable edges_;                      // (parent node, segment) -> child node id with flags
+  EdgeTable edges_; // (bucket root, path from it without the leading '/') -> node id with flags
+  uint32_t maxDepth_ = 0;                // segments from a root to the deepest node
   detail::LargeVector<Candidate> lists_; // sorted by precedence within each Range
 
   // What a later compile needs to take over a prefix of this table's routes (compileRouteTable
@@ -275,18 +298,32 @@ public:
   std::vector<RouteMark> marks_;
 
 private:
-  const Candidate* firstMatching(Range range, const RequestView& request) const {
-    for (uint32_t i = range.begin; i < range.end; ++i) {
+  // The first entry of a node's list (`range`, whose first entry is `first`) that matches.
+  Hit firstMatching(Range range, const InlineCandidate& first, const RequestView& request) const {
+    if (range.begin == range.end) {
+      return {};
+    }
+    if ((first.spec & InlineCandidate::kConditions) == 0 ||
+        matchesRest(specs_[first.spec & ~InlineCandidate::kConditions], request)) {
+      return {&rules_[first.rule], first.match};
+    }
+    for (uint32_t i = range.begin + 1; i < range.end; ++i) {
       const Candidate& c = lists_[i];
       if (!c.conditions || matchesRest(*c.spec, request)) {
-        return &c;
+        return {c.rule, c.match};
       }
     }
-    return nullptr;
+    return {};
+  }
+  Hit firstExact(const Node& node, const RequestView& request) const {
+    return firstMatching(node.exact, node.firstExact, request);
+  }
+  Hit firstPrefix(const Node& node, const RequestView& request) const {
+    return firstMatching(node.prefix, node.firstPrefix, request);
   }
 
   // `root`: a bucket's root node id with flags.
-  const Candidate* matchBucket(uint32_t root, const RequestView& request) const {
+  Hit matchBucket(uint32_t root, const RequestView& request) const {
     // Walk the path's segments: "/a/b" -> "a", "b"; "/" -> ""; "/a/" -> "a", "".
     std::string_view path = request.path;
     uint32_t node = root;
@@ -305,53 +342,77 @@ private:
     };
     remember(node);
     bool consumed = false;
-    if (!path.empty() && path.front() == '/') {
-      std::string_view rest = path.substr(1);
-      while ((node & kHasChildren) != 0) {
-        size_t slash = rest.find('/');
-        uint32_t child = edges_.find(node & kIdMask, rest.substr(0, slash));
+    if (!path.empty() && path.front() == '/' && (node & kHasChildren) != 0) {
+      // The keys of the first prefixes ("a", "a/b", ... of "/a/b/c"; no more than the deepest
+      // node's depth or kProbeAhead), hashed and prefetched before the first probe.
+      const std::string_view rest = path.substr(1);
+      const uint32_t scope = root & kIdMask;
+      std::array<uint32_t, kProbeAhead> ends;
+      std::array<uint64_t, kProbeAhead> hashes;
+      const size_t probes = std::min<size_t>(kProbeAhead, maxDepth_);
+      size_t ahead = 0;
+      for (size_t from = 0; ahead < probes;) {
+        const size_t slash = rest.find('/', from);
+        ends[ahead] = static_cast<uint32_t>(slash == std::string_view::npos ? rest.size() : slash);
+        hashes[ahead] = EdgeTable::hash(scope, rest.substr(0, ends[ahead]));
+        edges_.prefetch(hashes[ahead]);
+        ++ahead;
+        if (slash == std::string_view::npos) {
+          break;
+        }
+        from = slash + 1;
+      }
+      size_t end = 0;
+      for (size_t k = 0; (node & kHasChildren) != 0; ++k) {
+        uint32_t child = EdgeTable::kNotFound;
+        if (k < ahead) {
+          end = ends[k];
+          child = edges_.find(hashes[k], scope, rest.substr(0, end));
+        } else {
+          end = std::min(rest.find('/', end + 1), rest.size());
+          child = edges_.find(scope, rest.substr(0, end));
+        }
         if (child == EdgeTable::kNotFound) {
           break;
         }
         node = child;
         remember(node);
-        if (slash == std::string_view::npos) {
+        if (end == rest.size()) {
           consumed = true;
           break;
         }
-        rest = rest.substr(slash + 1);
       }
     }
     if (consumed && (node & kHasExact) != 0) {
-      if (const Candidate* c = firstMatching(nodes_[node & kIdMask].exact, request)) {
-        return c;
+      if (Hit hit = firstExact(nodes_[node & kIdMask], request); hit.rule != nullptr) {
+        return hit;
       }
     }
     if (overflow) {
       for (uint32_t n = node & kIdMask; n != UINT32_MAX; n = nodes_[n].parent) {
-        if (const Candidate* c = firstMatching(nodes_[n].prefix, request)) {
-          return c;
+        if (Hit hit = firstPrefix(nodes_[n], request); hit.rule != nullptr) {
+          return hit;
         }
       }
     } else {
       while (depth > 0) {
-        if (const Candidate* c = firstMatching(nodes_[prefixes[--depth]].prefix, request)) {
-          return c;
+        if (Hit hit = firstPrefix(nodes_[prefixes[--depth]], request); hit.rule != nullptr) {
+          return hit;
         }
       }
     }
     if ((root & kHasRegex) == 0) {
-      return nullptr;
+      return {};
     }
     const Range regex = nodes_[root & kIdMask].regex;
     for (uint32_t i = regex.begin; i < regex.end; ++i) {
       const Candidate& c = lists_[i];
       if (RE2::FullMatch(path, *c.spec->pathRegex) &&
           (!c.conditions || matchesRest(*c.spec, request))) {
-        return &c;
+        return {c.rule, c.match};
       }
     }
-    return nullptr;
+    return {};
   }
 };
 
@@ -389,8 +450,14 @@ public:
   void adopt(const RouteTableImpl& old, const RouteTableImpl::RouteMark& mark) {
     constexpr uint32_t kNotFound = RouteTableImpl::EdgeTable::kNotFound;
     t_.nodes_.resize(mark.nodes);
+    std::vector<uint32_t> depth(mark.nodes, 0); // a parent is made before its children
     for (uint32_t i = 0; i < mark.nodes; ++i) {
-      t_.nodes_[i].parent = old.nodes_[i].parent;
+      const uint32_t parent = old.nodes_[i].parent;
+      t_.nodes_[i].parent = parent;
+      if (parent != UINT32_MAX) {
+        depth[i] = depth[parent] + 1;
+        t_.maxDepth_ = std::max(t_.maxDepth_, depth[i]);
+      }
     }
     hasChildren_.assign(mark.nodes, 0);
     t_.buckets_.assign(old.buckets_.begin(), old.buckets_.begin() + mark.buckets);
@@ -402,12 +469,12 @@ public:
     for (uint32_t b = 0; b < mark.buckets; ++b) {
       bucketOfRoot[t_.buckets_[b].root] = b;
     }
-    t_.edges_.copyFrom(old.edges_, [&](uint32_t parent, uint32_t child) {
+    t_.edges_.copyFrom(old.edges_, [&](uint32_t /*root*/, uint32_t child) {
       const uint32_t id = child & kIdMask;
       if (id >= mark.nodes) {
         return kNotFound;
       }
-      hasChildren_[parent] = 1;
+      hasChildren_[old.nodes_[id].parent] = 1;
       return id;
     });
     t_.hosts_.copyFrom(old.hosts_, [&](uint32_t scope, uint32_t root) {
@@ -516,6 +583,8 @@ public:
       node.exact = Range{begin[list + kExactList], begin[list + kExactList + 1]};
       node.prefix = Range{begin[list + kPrefixList], begin[list + kPrefixList + 1]};
       node.regex = Range{begin[list + kRegexList], begin[list + kRegexList + 1]};
+      node.firstExact = inlineCopy(node.exact);
+      node.firstPrefix = inlineCopy(node.prefix);
     }
     // Node flags, as lookups see them: in the edge table, and bucket roots in the host table.
     t_.edges_.updateValues([this](uint32_t child) { return child | flagsOf(child); });
@@ -531,6 +600,16 @@ public:
   }
 
 private:
+  InlineCandidate inlineCopy(Range range) const {
+    if (range.begin == range.end) {
+      return {};
+    }
+    const Candidate& c = t_.lists_[range.begin];
+    auto spec = static_cast<uint32_t>(c.spec - t_.specs_.data());
+    return {c.match, static_cast<uint32_t>(c.rule - t_.rules_.data()),
+            spec | (c.conditions ? InlineCandidate::kConditions : 0)};
+  }
+
   uint32_t rootWithFlags(uint32_t id) const {
     const Node& n = t_.nodes_[id];
     return id | flagsOf(id) | (n.regex.end > n.regex.begin ? kHasRegex : 0);
@@ -547,7 +626,8 @@ private:
       hasChildren_[parent] = 1;
     }
     hasChildren_.push_back(0);
-    t_.nodes_.push_back(Node{parent, {}, {}, {}});
+    Node& node = t_.nodes_.emplace_back();
+    node.parent = parent;
     return static_cast<uint32_t>(t_.nodes_.size() - 1);
   }
 
@@ -558,14 +638,16 @@ private:
 
   // The node for `path` ("" = the root, else "/seg/seg...") under `root`, created as needed.
   uint32_t nodeFor(uint32_t root, std::string_view path) {
-    uint32_t node = root & kIdMask;
+    const uint32_t scope = root & kIdMask;
+    uint32_t node = scope;
     if (path.empty()) {
       return node;
     }
-    std::string_view rest = path.substr(1);
-    while (true) {
-      size_t slash = rest.find('/');
-      uint32_t& child = t_.edges_.insert(node, rest.substr(0, slash));
+    const std::string_view rest = path.substr(1);
+    for (uint32_t depth = 1, from = 0;; ++depth) {
+      const size_t slash = rest.find('/', from);
+      t_.maxDepth_ = std::max(t_.maxDepth_, depth);
+      uint32_t& child = t_.edges_.insert(scope, rest.substr(0, slash));
       if (child == RouteTableImpl::EdgeTable::kNotFound) {
         uint32_t id = newNode(node); // does not touch t_.edges_: `child` stays valid
         child = id;
@@ -576,7 +658,7 @@ private:
       if (slash == std::string_view::npos) {
         return node;
       }
-      rest = rest.substr(slash + 1);
+      from = static_cast<uint32_t>(slash + 1);
     }
   }
 
@@ -624,7 +706,7 @@ std::optional<Error> compileMatch(const CompiledRule* rule, const config::RouteM
   if (match->path) {
     spec.pathType = match->path->type;
     spec.pathValue = match->path->value;
-    if (spec.pathValue.size() > detail::FlatTable<10>::kMaxKey) {
+    if (spec.pathValue.size() > RouteTableImpl::EdgeTable::kMaxKey) {
       return Error{"path longer than 65535 bytes"};
     }
   }
@@ -874,6 +956,9 @@ Result<RouteTablePtr> compileRouteTable(const config::Config& config,
   markNow();
   if (table->nodes_.size() > kIdMask) {
     return Error{"route table too large: more than 2^28 path segments"};
+  }
+  if (table->specs_.size() >= InlineCandidate::kConditions) {
+    return Error{"route table too large: more than 2^31 match entries"};
   }
   builder.finish();
   return RouteTablePtr(std::move(table));

@@ -417,6 +417,7 @@ void Session::route(bool drained) {
   }
   rule_ = match.rule;
   routeSlot_ = rule_->statsSlot;
+  worker_.stats().prefetchRoute(routeSlot_);
   // A rule without filters reads nothing more (its CompiledRule line says so).
   filters_ =
       rule_->hasFilters ? &snapshot.ruleFilters[rule_->routeIndex][rule_->ruleIndex] : &kNoFilters;

@@ -6,7 +6,7 @@ namespace fulcrum::stats {
 
 namespace {
 
-template <class T> void growTo(std::vector<T>& v, size_t n) {
+template <class T, class A> void growTo(std::vector<T, A>& v, size_t n) {
   if (v.size() < n) {
     v.resize(n);
   }

@@ -1,13 +1,15 @@
-#include "proxy/router/flat_table.h"
+// Huge-page backed allocation (see large_memory.h).
+
+#include "common/large_memory.h"
 
 #include <sys/mman.h>
 
+#include <cstdint>
 #include <new>
 
-namespace fulcrum::router::detail {
+namespace fulcrum {
 namespace {
 
-constexpr size_t kLarge = kLargeBytes;
 constexpr size_t kHuge = size_t{2} << 20;
 
 size_t mappedBytes(size_t bytes) {
@@ -17,7 +19,7 @@ size_t mappedBytes(size_t bytes) {
 } // namespace
 
 void* allocateLarge(size_t bytes, size_t alignment) {
-  if (bytes < kLarge) {
+  if (bytes < kLargeBytes) {
     return ::operator new(bytes, std::align_val_t(alignment));
   }
   // Over-map by 2 MiB, then trim to a 2 MiB-aligned range of whole huge pages.
@@ -42,11 +44,11 @@ void* allocateLarge(size_t bytes, size_t alignment) {
 }
 
 void deallocateLarge(void* p, size_t bytes, size_t alignment) noexcept {
-  if (bytes < kLarge) {
+  if (bytes < kLargeBytes) {
     ::operator delete(p, std::align_val_t(alignment));
     return;
   }
   munmap(p, mappedBytes(bytes));
 }
 
-} // namespace fulcrum::router::detail
+} // namespace fulcrum
