@@ -10,10 +10,10 @@
 // host"), probes the path's prefixes down the bucket's trie (none below a leaf, so the walk is
 // bounded by the config's depth, not the request's), and then tries, in precedence order: the
 // Exact entries of the node where the path ends, the PathPrefix entries of that node and of its
-// ancestors (deepest first), and finally the bucket's RegularExpression entries. Each list is pre-sorted by the remaining
-// tie-breakers (more header matches, more query matches, a method, config order), so the first
-// entry whose headers/query/method match wins. Nothing in match() allocates (RE2 may grow its
-// own DFA cache for regex entries).
+// ancestors (deepest first), and finally the bucket's RegularExpression entries. Each list is
+// pre-sorted by the remaining tie-breakers (more header matches, more query matches, a method,
+// config order), so the first entry whose headers/query/method match wins. Nothing in match()
+// allocates (RE2 may grow its own DFA cache for regex entries).
 //
 // Hosts and edges live in FlatTables (flat_table.h): one cache line per probe, node flags
 // (has exact / prefix / regex entries, has children) stored with the edge and with the host, so
