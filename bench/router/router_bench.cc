@@ -82,24 +82,43 @@ config::Config makeConfig(size_t n, std::vector<Request>* requests, size_t disti
 // Args: routes, distinct requests (a power of two). 4096 distinct requests over a large table is
 // the cache-cold case (each lookup touches lines no recent lookup touched); 64 distinct requests
 // keep the touched lines cached and show the algorithmic cost alone.
-void BM_RouteLookup(benchmark::State& state) {
+// A compiled table of `routes` routes and `distinct` requests to look up in it (the views point
+// into `requests` and `headers`).
+struct LookupSetup {
+  config::Config config;
   std::vector<Request> requests;
-  config::Config c = makeConfig(static_cast<size_t>(state.range(0)), &requests,
-                                static_cast<size_t>(state.range(1)));
-  auto table = compileRouteTable(c);
-  if (!table.ok()) {
-    state.SkipWithError(table.error().message.c_str());
-    return;
-  }
   std::vector<http::HeaderField> headers = {{"user-agent", "bench"}, {"accept", "*/*"}};
   std::vector<RequestView> views;
-  for (const Request& r : requests) {
-    views.push_back(RequestView{r.host, r.path, "", "GET", headers});
+  RouteTablePtr table;
+
+  // False (and the benchmark skipped) when the table does not compile.
+  bool build(benchmark::State& state, size_t routes, size_t distinct) {
+    config = makeConfig(routes, &requests, distinct);
+    auto compiled = compileRouteTable(config);
+    if (!compiled.ok()) {
+      state.SkipWithError(compiled.error().message.c_str());
+      return false;
+    }
+    table = std::move(compiled.value());
+    views.reserve(requests.size());
+    for (const Request& r : requests) {
+      views.push_back(RequestView{r.host, r.path, "", "GET", headers});
+    }
+    return true;
   }
+};
+
+void BM_RouteLookup(benchmark::State& state) {
+  LookupSetup setup;
+  if (!setup.build(state, static_cast<size_t>(state.range(0)),
+                   static_cast<size_t>(state.range(1)))) {
+    return;
+  }
+  const auto& views = setup.views;
   size_t i = 0;
   size_t misses = 0;
   for (auto _ : state) {
-    const CompiledRule* rule = table.value()->match(views[i]);
+    const CompiledRule* rule = setup.table->match(views[i]);
     misses += rule == nullptr || rule->routeName == "default";
     benchmark::DoNotOptimize(rule);
     i = (i + 1) & (views.size() - 1);
@@ -119,18 +138,11 @@ BENCHMARK(BM_RouteLookup)
 // cache line per 64 bytes, 8 MiB at a time. The time is then about the number of dependent cache
 // misses a lookup makes, times the memory latency. Args: routes (4096 distinct requests).
 void BM_RouteLookupCold(benchmark::State& state) {
-  std::vector<Request> requests;
-  config::Config c = makeConfig(static_cast<size_t>(state.range(0)), &requests, 4096);
-  auto table = compileRouteTable(c);
-  if (!table.ok()) {
-    state.SkipWithError(table.error().message.c_str());
+  LookupSetup setup;
+  if (!setup.build(state, static_cast<size_t>(state.range(0)), 4096)) {
     return;
   }
-  std::vector<http::HeaderField> headers = {{"user-agent", "bench"}, {"accept", "*/*"}};
-  std::vector<RequestView> views;
-  for (const Request& r : requests) {
-    views.push_back(RequestView{r.host, r.path, "", "GET", headers});
-  }
+  const auto& views = setup.views;
   constexpr size_t kPollute = size_t{32} << 20;
   constexpr size_t kSweep = size_t{8} << 20;
   std::vector<char> pollute(kPollute, 1);
@@ -144,7 +156,7 @@ void BM_RouteLookupCold(benchmark::State& state) {
     offset = (offset + kSweep) % kPollute;
     benchmark::ClobberMemory();
     const auto start = std::chrono::steady_clock::now();
-    const CompiledRule* rule = table.value()->match(views[i]);
+    const CompiledRule* rule = setup.table->match(views[i]);
     benchmark::DoNotOptimize(rule);
     const auto stop = std::chrono::steady_clock::now();
     state.SetIterationTime(std::chrono::duration<double>(stop - start).count());

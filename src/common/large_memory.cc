@@ -27,20 +27,21 @@ void* allocateLarge(size_t bytes, size_t alignment) {
   void* raw =
       mmap(nullptr, size + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) {
-    throw std::bad_alloc(); // build time only (main thread), never on the request path
+    throw std::bad_alloc(); // tables and counters are sized at config time, never per request
   }
-  auto start = reinterpret_cast<uintptr_t>(raw);
-  uintptr_t aligned = (start + kHuge - 1) & ~(kHuge - 1);
+  char* const start = static_cast<char*>(raw);
+  const size_t misalignment = reinterpret_cast<uintptr_t>(start) & (kHuge - 1);
+  char* const aligned = misalignment == 0 ? start : start + (kHuge - misalignment);
   if (aligned > start) {
-    munmap(raw, aligned - start);
+    munmap(start, static_cast<size_t>(aligned - start));
   }
-  uintptr_t end = start + size + kHuge;
+  char* const end = start + size + kHuge;
   if (end > aligned + size) {
-    munmap(reinterpret_cast<void*>(aligned + size), end - (aligned + size));
+    munmap(aligned + size, static_cast<size_t>(end - (aligned + size)));
   }
   // Advisory: without THP support this changes nothing but speed.
-  (void)madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
-  return reinterpret_cast<void*>(aligned);
+  (void)madvise(aligned, size, MADV_HUGEPAGE);
+  return aligned;
 }
 
 void deallocateLarge(void* p, size_t bytes, size_t alignment) noexcept {
