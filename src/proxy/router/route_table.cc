@@ -211,12 +211,6 @@ struct Candidate {
   bool conditions = false;
 };
 
-// A lookup's result: the rule, and the `matches` entry that won (see RouteMatchResult).
-struct Hit {
-  const CompiledRule* rule = nullptr;
-  const config::RouteMatch* match = nullptr;
-};
-
 // Prefix nodes remembered on the way down; deeper paths fall back to the parent chain.
 constexpr size_t kPrefixStack = 16;
 // Path prefixes probed in parallel at the start of a walk; deeper ones one after the other.
@@ -229,7 +223,7 @@ public:
   }
 
   RouteMatchResult lookup(const RequestView& request) const override {
-    Hit found;
+    RouteMatchResult found;
     // A table without hostnames (or without wildcards) skips what cannot match: the host's
     // canonical form and the probe per label.
     if (hasExactHosts_ || hasWildcardHosts_) {
@@ -256,7 +250,7 @@ public:
     if (found.rule == nullptr && anyHostRoot_ != UINT32_MAX) {
       found = matchBucket(anyHostRoot_, request);
     }
-    return {found.rule, found.match};
+    return found;
   }
 
   static constexpr uint32_t kExactScope = 0;
@@ -299,7 +293,8 @@ public:
 
 private:
   // The first entry of a node's list (`range`, whose first entry is `first`) that matches.
-  Hit firstMatching(Range range, const InlineCandidate& first, const RequestView& request) const {
+  RouteMatchResult firstMatching(Range range, const InlineCandidate& first,
+                                 const RequestView& request) const {
     if (range.begin == range.end) {
       return {};
     }
@@ -315,15 +310,15 @@ private:
     }
     return {};
   }
-  Hit firstExact(const Node& node, const RequestView& request) const {
+  RouteMatchResult firstExact(const Node& node, const RequestView& request) const {
     return firstMatching(node.exact, node.firstExact, request);
   }
-  Hit firstPrefix(const Node& node, const RequestView& request) const {
+  RouteMatchResult firstPrefix(const Node& node, const RequestView& request) const {
     return firstMatching(node.prefix, node.firstPrefix, request);
   }
 
   // `root`: a bucket's root node id with flags.
-  Hit matchBucket(uint32_t root, const RequestView& request) const {
+  RouteMatchResult matchBucket(uint32_t root, const RequestView& request) const {
     // Walk the path's segments: "/a/b" -> "a", "b"; "/" -> ""; "/a/" -> "a", "".
     std::string_view path = request.path;
     uint32_t node = root;
@@ -384,19 +379,20 @@ private:
       }
     }
     if (consumed && (node & kHasExact) != 0) {
-      if (Hit hit = firstExact(nodes_[node & kIdMask], request); hit.rule != nullptr) {
+      if (RouteMatchResult hit = firstExact(nodes_[node & kIdMask], request); hit.rule != nullptr) {
         return hit;
       }
     }
     if (overflow) {
       for (uint32_t n = node & kIdMask; n != UINT32_MAX; n = nodes_[n].parent) {
-        if (Hit hit = firstPrefix(nodes_[n], request); hit.rule != nullptr) {
+        if (RouteMatchResult hit = firstPrefix(nodes_[n], request); hit.rule != nullptr) {
           return hit;
         }
       }
     } else {
       while (depth > 0) {
-        if (Hit hit = firstPrefix(nodes_[prefixes[--depth]], request); hit.rule != nullptr) {
+        if (RouteMatchResult hit = firstPrefix(nodes_[prefixes[--depth]], request);
+            hit.rule != nullptr) {
           return hit;
         }
       }
