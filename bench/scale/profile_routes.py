@@ -10,8 +10,8 @@ request, side by side. perf's cpu-clock works without hardware counters (VMs).
 
   bench/scale/profile_routes.py build/bin/fulcrum-proxy [N=10000] [SECONDS=8]
 
-The perf data stays in a temp dir (printed) for `perf report -i` / `perf annotate -i`. Loopback
-only; every process is stopped by PID.
+The perf data stays in a temp dir (printed) for `perf report -i` / `perf annotate -i`. Needs
+perf (Debian: linux-perf), nginx and wrk. Loopback only; every process is stopped by PID.
 """
 
 import argparse
