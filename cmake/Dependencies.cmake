@@ -13,6 +13,8 @@ if(FULCRUM_TESTS)
 endif()
 if(FULCRUM_BENCH)
   find_package(benchmark REQUIRED)
+  # io_uring: only bench/net (what batching syscalls would save); the proxy does not use it yet.
+  pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
 endif()
 
 # llhttp ships as C sources in Debian's node-llhttp; we build it as our own static library and

@@ -5,14 +5,15 @@
 # callgrind: a warm-up fills the upstream pool, then instrumentation is switched on for a
 # bounded `wrk -t1 -c$CONNS -d${DURATION}s` and the instructions are divided by wrk's requests.
 #   bench/peer/callgrind_request.sh [BIN_DIR]          (default build/bin)
-#   CONNS=64 DURATION=5 TOP=40; WRK_HEADER="Connection: close" for a new connection per request.
+#   CONNS=64 DURATION=5 TOP=40; WRK_HEADER="Connection: close" for a new connection per request;
+#   WORKERS=2 for two workers (issue 8, target 5: the same work per request as with one).
 # Prints Ir per request, the calls to malloc/free per request, and the top functions by
 # exclusive and inclusive cost per request; the profile stays in $OUT (default a temp dir).
 # Needs valgrind and wrk. Loopback only; every process is stopped by PID on exit.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 bin=${1:-$here/build/bin}
-: "${CONNS:=64}" "${DURATION:=5}" "${TOP:=40}"
+: "${CONNS:=64}" "${DURATION:=5}" "${TOP:=40}" "${WORKERS:=1}"
 out=${OUT:-$(mktemp -d /tmp/fulcrum-cgreq-XXXXXX)}
 mkdir -p "$out"
 pids=()
@@ -35,7 +36,7 @@ exec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/cg.
   "$bin/fulcrum-proxy" "\$@"
 EOF
 chmod +x "$out/proxy-under-callgrind"
-(IFS=,; LISTEN=127.0.0.1:0 BACKENDS="${backends[*]}" WORKERS=1 TMPDIR="$out" \
+(IFS=,; LISTEN=127.0.0.1:0 BACKENDS="${backends[*]}" WORKERS="$WORKERS" TMPDIR="$out" \
   FULCRUM_PROXY="$out/proxy-under-callgrind" exec "$here/bench/peer/candidate.sh") \
   >"$out/proxy.log" 2>&1 &
 proxy=$!
@@ -52,7 +53,7 @@ kill "$proxy"
 wait "$proxy" 2>/dev/null || true
 requests=$(awk '/requests in/ {print $1}' "$out/wrk.txt")
 errors=$(grep -E "Non-2xx|Socket errors" "$out/wrk.txt" || true)
-echo "$CONNS connections ${WRK_HEADER:-keep-alive}: $requests requests ${errors:+($errors)}"
+echo "$WORKERS worker(s), $CONNS connections ${WRK_HEADER:-keep-alive}: $requests requests ${errors:+($errors)}"
 callgrind_annotate "$out/cg.out" 2>/dev/null | grep "PROGRAM TOTALS" | tr -d , |
   awk -v r="$requests" '{printf "  user-space instructions per request: %.0f\n", $1 / r}'
 # Calls to the allocator: callgrind_annotate --inclusive lists call counts only with --tree; the

@@ -1,0 +1,143 @@
+// The kernel entry as a cost of its own (issue 8, target 1).
+//
+// Every request through a proxy costs at least four socket syscalls (read the request, write it
+// upstream, read the response, write it downstream) plus a share of epoll_wait. On a guest whose
+// syscalls trap through the hypervisor (page-table isolation, a paravirtualised VM) the entry and
+// exit alone can cost about a microsecond, as much as the TCP work of a small send. These
+// benchmarks separate the two:
+//   BM_NullSyscall      getppid(): entry and exit only.
+//   BM_SendEach/N       N small sends to N loopback connections, one sendto() each.
+//   BM_SendBatched/N    the same N sends as io_uring SQEs, submitted with one io_uring_enter().
+// Only the send phase is timed (manual time); the receiving ends are drained untimed, so both
+// variants leave the sockets in the same state. Loopback only; every socket is closed at the end.
+
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+namespace {
+
+constexpr size_t kMessage = 100; // a small response head's size
+
+// N connected loopback TCP pairs (writer `out[i]` → reader `in[i]`), closed on destruction.
+class Pairs {
+public:
+  explicit Pairs(int count) {
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
+        ::listen(listener, count) != 0) {
+      std::abort();
+    }
+    for (int i = 0; i < count; ++i) {
+      const int out = ::socket(AF_INET, SOCK_STREAM, 0);
+      if (out < 0 || ::connect(out, reinterpret_cast<sockaddr*>(&address), length) != 0) {
+        std::abort();
+      }
+      const int one = 1;
+      ::setsockopt(out, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      out_.push_back(out);
+      in_.push_back(::accept(listener, nullptr, nullptr));
+    }
+    ::close(listener);
+  }
+  Pairs(const Pairs&) = delete;
+  Pairs& operator=(const Pairs&) = delete;
+  ~Pairs() {
+    for (const int fd : out_) {
+      ::close(fd);
+    }
+    for (const int fd : in_) {
+      ::close(fd);
+    }
+  }
+  int out(size_t i) const { return out_[i]; }
+  void drain() {
+    std::array<char, 4096> buffer{};
+    for (const int fd : in_) {
+      ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    }
+  }
+
+private:
+  std::vector<int> out_;
+  std::vector<int> in_;
+};
+
+using Clock = std::chrono::steady_clock;
+
+void BM_NullSyscall(benchmark::State& state) {
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(::syscall(SYS_getppid));
+  }
+}
+BENCHMARK(BM_NullSyscall);
+
+void BM_SendEach(benchmark::State& state) {
+  const auto count = static_cast<int>(state.range(0));
+  Pairs pairs(count);
+  const std::array<char, kMessage> message{};
+  for (auto _ : state) {
+    const auto start = Clock::now();
+    for (int i = 0; i < count; ++i) {
+      benchmark::DoNotOptimize(::syscall(SYS_sendto, pairs.out(i), message.data(), message.size(),
+                                         MSG_DONTWAIT | MSG_NOSIGNAL, nullptr, 0));
+    }
+    state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
+    pairs.drain();
+  }
+  state.SetItemsProcessed(state.iterations() * count);
+}
+BENCHMARK(BM_SendEach)->Arg(1)->Arg(4)->Arg(8)->UseManualTime();
+
+void BM_SendBatched(benchmark::State& state) {
+  const auto count = static_cast<int>(state.range(0));
+  Pairs pairs(count);
+  io_uring ring{};
+  if (::io_uring_queue_init(64, &ring, 0) != 0) {
+    state.SkipWithError("io_uring_queue_init failed (io_uring disabled?)");
+    return;
+  }
+  const std::array<char, kMessage> message{};
+  for (auto _ : state) {
+    const auto start = Clock::now();
+    for (int i = 0; i < count; ++i) {
+      io_uring_sqe* sqe = ::io_uring_get_sqe(&ring);
+      ::io_uring_prep_send(sqe, pairs.out(i), message.data(), message.size(),
+                           MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+    ::io_uring_submit(&ring);
+    for (int done = 0; done < count;) {
+      io_uring_cqe* cqe = nullptr;
+      if (::io_uring_peek_cqe(&ring, &cqe) != 0 && ::io_uring_wait_cqe(&ring, &cqe) != 0) {
+        break;
+      }
+      if (cqe->res != static_cast<int>(kMessage)) {
+        state.SkipWithError("short or failed send");
+      }
+      ::io_uring_cqe_seen(&ring, cqe);
+      ++done;
+    }
+    state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
+    pairs.drain();
+  }
+  state.SetItemsProcessed(state.iterations() * count);
+  ::io_uring_queue_exit(&ring);
+}
+BENCHMARK(BM_SendBatched)->Arg(1)->Arg(4)->Arg(8)->UseManualTime();
+
+} // namespace
