@@ -8,13 +8,13 @@ find_package(CLI11 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+# io_uring: the workers' batched sends (src/proxy/net/send_batch.h) and bench/net.
+pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
 if(FULCRUM_TESTS)
   find_package(GTest REQUIRED)
 endif()
 if(FULCRUM_BENCH)
   find_package(benchmark REQUIRED)
-  # io_uring: only bench/net (what batching syscalls would save); the proxy does not use it yet.
-  pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
 endif()
 
 # llhttp ships as C sources in Debian's node-llhttp; we build it as our own static library and

@@ -126,6 +126,12 @@ int main(int argc, char** argv) {
   app.add_option("--drain-timeout", drainTimeout,
                  "drain deadline after SIGTERM: 30s, 500ms, 2m (a bare number is milliseconds)")
       ->capture_default_str();
+  std::string sendBatching = "on";
+  app.add_option("--send-batching", sendBatching,
+                 "send a worker's small writes of one event-loop pass with one io_uring_enter() "
+                 "(falls back to one sendmsg() each where io_uring is unavailable): on or off")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   std::string endpointSeries = "on";
   app.add_option("--metrics-endpoint-series", endpointSeries,
                  "per-endpoint metric series (fulcrum_endpoint_*): on or off")
@@ -204,6 +210,7 @@ int main(int argc, char** argv) {
   }
   options.drainTimeout = *drain;
   options.metricsEndpointSeries = endpointSeries == "on";
+  options.sendBatching = sendBatching == "on";
   const auto format = fulcrum::access_log::parseFormat(accessLogFormat);
   if (!format) {
     std::fprintf(stderr, "fulcrum-proxy: --access-log-format %s: expected json or combined\n",

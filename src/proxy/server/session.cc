@@ -728,6 +728,15 @@ void Session::writeHead() {
   std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(headOut_),
                                                    in_.readable(uploadSlice_)};
   bodySent_ = bodySent_ || uploadSlice_ > 0;
+  if (queueSend(up_->socket, buffers, [](void* self, uint32_t epoch, ssize_t result) {
+        static_cast<Session*>(self)->onHeadSent(epoch, result);
+      })) {
+    // Sent at the end of this pass of the event loop; the response read starts now, as after an
+    // async_write.
+    out_.clear();
+    downloadRead();
+    return;
+  }
   const size_t written = net::sendNow(up_->socket, buffers);
   if (written == net::totalSize(buffers)) {
     // Sent at once (net/send_now.h): the response read starts, then the write completes, in the
@@ -740,6 +749,50 @@ void Session::writeHead() {
     }
     return;
   }
+  writeHeadRest(buffers, written);
+  out_.clear();
+  downloadRead();
+}
+
+bool Session::queueSend(tcp::socket& socket,
+                        const std::array<boost::asio::const_buffer, 2>& buffers,
+                        net::SendBatch::Done done) {
+  net::SendBatch* batch = worker_.sendBatch();
+  if (batch == nullptr || !batch->queue(socket.native_handle(), buffers, done, this, epoch_)) {
+    return false;
+  }
+  ++pending_;
+  return true;
+}
+
+namespace {
+// The error a failed send reports (-errno).
+boost::system::error_code sendError(ssize_t result) {
+  return {static_cast<int>(-result), boost::asio::error::get_system_category()};
+}
+} // namespace
+
+void Session::onHeadSent(uint32_t epoch, ssize_t result) {
+  if (handlerDone(epoch)) {
+    return;
+  }
+  if (result < 0 && result != -EAGAIN) {
+    onHeadWritten(sendError(result));
+    return;
+  }
+  // The buffers are as they were queued: nothing touches an outstanding write's bytes.
+  const std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(headOut_),
+                                                         in_.readable(uploadSlice_)};
+  const size_t written = result > 0 ? static_cast<size_t>(result) : 0;
+  if (written == net::totalSize(buffers)) {
+    onHeadWritten({});
+    return;
+  }
+  writeHeadRest(buffers, written);
+}
+
+void Session::writeHeadRest(const std::array<boost::asio::const_buffer, 2>& buffers,
+                            size_t written) {
   if (written != 0) {
     net::markSendBlocked(up_->socket);
   }
@@ -752,8 +805,6 @@ void Session::writeHead() {
                              }
                              onHeadWritten(ec);
                            }));
-  out_.clear();
-  downloadRead();
 }
 
 void Session::armExchangeTimer() {
@@ -1216,6 +1267,11 @@ void Session::downloadForward(bool drained) {
   std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(headOut_),
                                                    out_.readable(slice)};
   // `ends` is re-derived in onDownloadWritten from the framing state.
+  if (queueSend(client_, buffers, [](void* self, uint32_t epoch, ssize_t result) {
+        static_cast<Session*>(self)->onDownloadSent(epoch, result);
+      })) {
+    return; // sent at the end of this pass of the event loop
+  }
   const size_t written = net::sendNow(client_, buffers);
   if (written != 0) {
     worker_.stats().addSent(listenerSlot, written);
@@ -1225,6 +1281,33 @@ void Session::downloadForward(bool drained) {
     onDownloadWritten({}); // sent at once (net/send_now.h)
     return;
   }
+  writeDownloadRest(buffers, written);
+}
+
+void Session::onDownloadSent(uint32_t epoch, ssize_t result) {
+  if (handlerDone(epoch)) {
+    return;
+  }
+  if (result < 0 && result != -EAGAIN) {
+    onDownloadWritten(sendError(result));
+    return;
+  }
+  const std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(headOut_),
+                                                         out_.readable(downloadSlice_)};
+  const size_t written = result > 0 ? static_cast<size_t>(result) : 0;
+  if (written != 0) {
+    worker_.stats().addSent(listenerSlot, written);
+    log_.bytesOut += written;
+  }
+  if (written == net::totalSize(buffers)) {
+    onDownloadWritten({});
+    return;
+  }
+  writeDownloadRest(buffers, written);
+}
+
+void Session::writeDownloadRest(const std::array<boost::asio::const_buffer, 2>& buffers,
+                                size_t written) {
   if (written != 0) {
     net::markSendBlocked(client_);
   }

@@ -100,6 +100,9 @@ private:
   void connect(net::EndpointPool& endpoint);
   void onConnected(const boost::system::error_code& ec);
   void writeHead();
+  // The part of the head (and buffered body) a send did not take, as an asynchronous write.
+  void writeHeadRest(const std::array<boost::asio::const_buffer, 2>& buffers, size_t written);
+  void onHeadSent(uint32_t epoch, ssize_t result); // a batched send's completion
   void onHeadWritten(const boost::system::error_code& ec);
   void uploadRead();
   void onUploadRead(const boost::system::error_code& ec, size_t n);
@@ -110,7 +113,14 @@ private:
   // `drained`: the upstream read that brought these bytes drained the socket (net::ReadTrust).
   void parseResponseHead(bool drained = false);
   void downloadForward(bool drained = false);
+  void writeDownloadRest(const std::array<boost::asio::const_buffer, 2>& buffers, size_t written);
+  void onDownloadSent(uint32_t epoch, ssize_t result); // a batched send's completion
   void onDownloadWritten(const boost::system::error_code& ec);
+  // Queues `buffers` on the worker's send batch (net/send_batch.h), counted as pending until
+  // `done` runs with this epoch; false when they must be sent directly.
+  bool queueSend(boost::asio::ip::tcp::socket& socket,
+                 const std::array<boost::asio::const_buffer, 2>& buffers,
+                 net::SendBatch::Done done);
   bool dechunkInPlace(size_t& payloadBytes, bool& ends);
   void onInterimWritten(const boost::system::error_code& ec);
   void responseComplete();

@@ -54,7 +54,16 @@ void Worker::run() {
   // Without an epoll set (EMFILE, ENOMEM at start), park() closes idle keep-alive connections
   // instead of parking them.
   (void)parked_.open();
+  if (batchSends_) {
+    sendBatch_ = net::SendBatch::create(io_); // null without io_uring: sends go out directly
+    if (sendBatch_) {
+      sendBatch_->install();
+    }
+  }
   io_.run();
+  if (sendBatch_) {
+    sendBatch_->uninstall();
+  }
   exited_.store(true, std::memory_order_release);
 }
 
@@ -383,6 +392,7 @@ void Worker::postCollect(std::function<void(WorkerReport)> reply) {
     WorkerReport report;
     report.worker = index_;
     report.stats = stats_;
+    report.stats.sendsBatched = sendBatch_ ? sendBatch_->sent() : 0;
     const MonotonicTime now = wheel_.now();
     upstreams_.forEachEndpoint([&](const net::EndpointPool& pool) {
       report.endpoints.push_back(WorkerReport::Endpoint{

@@ -26,6 +26,7 @@
 #include "proxy/health/monitor.h"
 #include "proxy/lb/load_balancer.h"
 #include "proxy/lb/rng.h"
+#include "proxy/net/send_batch.h"
 #include "proxy/net/timer_wheel.h"
 #include "proxy/net/upstream_pool.h"
 #include "proxy/server/observability.h"
@@ -84,6 +85,8 @@ public:
   ~Worker();
 
   // Main thread.
+  // Whether sends are batched through io_uring (net/send_batch.h; default on); before start().
+  void setSendBatching(bool on) { batchSends_ = on; }
   void start();
   void join();
   // Joins if the thread ends within `timeout`; false if it is still running.
@@ -111,6 +114,9 @@ public:
   boost::asio::io_context& io() { return io_; }
   net::TimerWheel& wheel() { return wheel_; }
   net::UpstreamPools& upstreams() { return upstreams_; }
+  // The worker thread's send batch, or null (off, or io_uring unavailable): sessions queue their
+  // small sends here instead of calling sendmsg() (net/send_batch.h).
+  net::SendBatch* sendBatch() { return sendBatch_.get(); }
   stats::WorkerStats& stats() { return stats_; }
   const WorkerSnapshotPtr& current() const { return current_; }
   bool draining() const { return draining_; }
@@ -189,6 +195,8 @@ private:
   std::function<void(std::string, health::OutlierKind)> outlierSink_;
   std::atomic<bool> exited_{false};
   std::thread thread_;
+  bool batchSends_ = true;
+  std::unique_ptr<net::SendBatch> sendBatch_; // created and installed on the worker thread
 };
 
 } // namespace fulcrum::server

@@ -67,7 +67,10 @@ namespace fulcrum::stats {
   X(outlierReports, "fulcrum_outlier_reports_total",                                               \
     "Outlier thresholds crossed on a worker (reported to the health monitor)")                     \
   X(panicPicks, "fulcrum_upstream_panic_picks_total",                                              \
-    "Picks made over all endpoints because the healthy share was below panicThresholdPercent")
+    "Picks made over all endpoints because the healthy share was below panicThresholdPercent")     \
+  X(sendsBatched, "fulcrum_sends_batched_total",                                                   \
+    "Sends made through a worker's io_uring batch (0: io_uring unavailable or --send-batching "    \
+    "off)")
 
 #define FULCRUM_WORKER_GAUGES(X)                                                                   \
   X(downstreamConnectionsActive, "fulcrum_downstream_connections_active",                          \
