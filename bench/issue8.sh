@@ -24,6 +24,17 @@ if want 1 || want 2 || want 5; then # keep-alive, connection per request, 2 work
     >"$out/peer.log" 2>&1
   tail -n 40 "$out/peer.log"
 fi
+if want 1; then # keep-alive again, every proxy at once in interleaved slices (no drift)
+  for pin in --pin ""; do
+    bench/peer/interleave.py $pin --rounds 8 haproxy fulcrum "fulcrum:--send-batching off" \
+      >"$out/interleave$pin.log" 2>&1
+    grep SUMMARY "$out/interleave$pin.log"
+  done
+fi
+if want 5; then # 1 vs 2 workers under the same placement, HAProxy 1 vs 2 threads beside
+  bench/peer/workers.py --rounds 10 >"$out/workers.log" 2>&1
+  grep SUMMARY "$out/workers.log"
+fi
 if want 3; then # 1 MiB bodies
   OUT_DIR="$out/large" PEERS=haproxy REPS=3 "$shared/large-body.sh" >"$out/large.log" 2>&1
   tail -n 20 "$out/large.log"

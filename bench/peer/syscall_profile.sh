@@ -13,6 +13,8 @@
 #   PROFILE=FILE: also `perf record -g -e cpu-clock` of the proxy into FILE (perf report -i FILE).
 #   IDLE_HOGS=1: one SCHED_IDLE busy loop per CPU during the measurement: CPUs never go idle, so
 #   no wake-up has to kick an idle CPU (the control experiment for target 1's kernel time).
+#   PIN=1: the proxy on CPU 0, the backend and wrk on CPU 1 (peer-bench's layout).
+#   PROXY_ARGS="...": extra fulcrum-proxy flags (e.g. "--send-batching off").
 #   COUNT=0: no tracepoints (they slow both proxies a little): requests/s and CPU only.
 # Prints each syscall per request, all syscalls per request (each one costs ~1 us on the PVM guest
 # the benchmarks ran on: bench/net/syscall_bench), recvfrom calls that returned EAGAIN, context switches, and
@@ -28,7 +30,9 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 wait_line() { for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.1; done; return 1; }
 
-"$bin/fulcrum-echo" --listen 127.0.0.1:0 --name e --threads 1 >"$tmp/echo.log" 2>&1 &
+pin_proxy=() pin_load=()
+if [ "${PIN:-0}" = 1 ]; then pin_proxy=(taskset -c 0) pin_load=(taskset -c 1); fi
+"${pin_load[@]}" "$bin/fulcrum-echo" --listen 127.0.0.1:0 --name e --threads 1 >"$tmp/echo.log" 2>&1 &
 pids+=($!)
 wait_line "$tmp/echo.log" "^listening on"
 backend=$(sed -n 's/^listening on //p' "$tmp/echo.log")
@@ -50,7 +54,7 @@ frontend bench
 backend backends
   server e $backend
 CFG
-  haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/proxy.log" 2>&1 &
+  "${pin_proxy[@]}" haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/proxy.log" 2>&1 &
   proxy=$!
   pids+=($proxy)
   addr=127.0.0.1:$port
@@ -69,14 +73,14 @@ pools:
     endpoints:
       - {address: "$backend"}
 YAML
-"$bin/fulcrum-proxy" --config "$tmp/proxy.yaml" --workers "$workers" --admin 127.0.0.1:0 \
+"${pin_proxy[@]}" "$bin/fulcrum-proxy" --config "$tmp/proxy.yaml" --workers "$workers" --admin 127.0.0.1:0 ${PROXY_ARGS:-} \
   --id bench >"$tmp/proxy.log" 2>&1 &
 proxy=$!
 pids+=($proxy)
 wait_line "$tmp/proxy.log" "^listening bench on"
 addr=$(sed -n 's/^listening bench on //p' "$tmp/proxy.log")
 fi
-wrk -t1 -c"$CONNS" -d1s "http://$addr/" >/dev/null 2>&1 # warm-up: fills the upstream pool
+"${pin_load[@]}" wrk -t1 -c"$CONNS" -d1s "http://$addr/" >/dev/null 2>&1 # warm-up: fills the upstream pool
 
 perfs=()
 if [ "${COUNT:-1}" != 0 ]; then
@@ -108,7 +112,7 @@ sleep 0.3
 cpu0=$(awk '{print $14 + $15}' "/proc/$proxy/stat")
 wrk_args=()
 [ -z "${WRK_HEADER:-}" ] || wrk_args=(-H "$WRK_HEADER")
-wrk -t1 -c"$CONNS" -d"${DURATION}s" "${wrk_args[@]}" "http://$addr${URL_PATH:-/}" >"$tmp/wrk.txt" 2>&1
+"${pin_load[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" "${wrk_args[@]}" "http://$addr${URL_PATH:-/}" >"$tmp/wrk.txt" 2>&1
 cpu1=$(awk '{print $14 + $15}' "/proc/$proxy/stat")
 [ ${#perfs[@]} = 0 ] || { kill -INT "${perfs[@]}"; wait "${perfs[@]}" || true; }
 requests=$(awk '/requests in/ {print $1}' "$tmp/wrk.txt")

@@ -51,16 +51,18 @@ def switches(pid):
     return total
 
 
-def start_fulcrum(run, backend_port, workers):
-    config = os.path.join(run.work, f"fulcrum-{workers}.yaml")
+def start_fulcrum(run, backend_port, workers, prefix=(), extra=(), tag=""):
+    """fulcrum-proxy with `workers` workers in front of `backend_port`, started under the command
+    `prefix` (e.g. taskset) with the flags `extra`: (name, process, listen address)."""
+    config = os.path.join(run.work, f"fulcrum-{workers}{tag}.yaml")
     with open(config, "w") as f:
         f.write("apiVersion: fulcrum/v1\n"
                 "listeners:\n  - {name: web, address: \"127.0.0.1:0\"}\n"
                 "routes:\n  - name: all\n    rules:\n      - backends: [{pool: p}]\n"
                 f"pools:\n  - name: p\n    endpoints:\n      - {{address: \"127.0.0.1:{backend_port}\"}}\n")
-    name = f"fulcrum-{workers}w"
-    p = run.start([run.args.proxy, "--config", config, "--workers", str(workers),
-                   "--admin", "127.0.0.1:0", "--id", name], name)
+    name = f"fulcrum-{workers}w{tag}"
+    p = run.start([*prefix, run.args.proxy, "--config", config, "--workers", str(workers),
+                   "--admin", "127.0.0.1:0", "--id", name, *extra], name)
     out = os.path.join(run.work, name + ".out")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -73,7 +75,8 @@ def start_fulcrum(run, backend_port, workers):
     raise RuntimeError("fulcrum-proxy did not start")
 
 
-def start_haproxy(run, backend_port, threads):
+def start_haproxy(run, backend_port, threads, prefix=()):
+    """HAProxy with nbthread `threads` (http-reuse always): (name, process, listen address)."""
     port = scale.free_ports(1)[0]
     name = f"haproxy-{threads}t"
     config = os.path.join(run.work, name + ".cfg")
@@ -83,7 +86,7 @@ def start_haproxy(run, backend_port, threads):
                 "  timeout server 30s\n  http-reuse always\n"
                 f"frontend web\n  bind 127.0.0.1:{port}\n  default_backend b\n"
                 f"backend b\n  server e 127.0.0.1:{backend_port}\n")
-    p = run.start(["haproxy", "-db", "-f", config], name)
+    p = run.start([*prefix, "haproxy", "-db", "-f", config], name)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if p.poll() is not None:
@@ -97,15 +100,15 @@ def start_haproxy(run, backend_port, threads):
     raise RuntimeError("haproxy did not start")
 
 
-def wrk(run, listen, seconds):
-    cmd = ["wrk", "-t1", f"-c{run.args.connections}", f"-d{seconds}s", "--latency",
+def wrk(run, listen, seconds, prefix=()):
+    cmd = [*prefix, "wrk", "-t1", f"-c{run.args.connections}", f"-d{seconds}s", "--latency",
            f"http://{listen}/"]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
 
 
-def load_slice(run, proxy, listen, seconds):
+def load_slice(run, proxy, listen, seconds, prefix=()):
     t0, s0 = scale.cpu_ticks(proxy.pid), switches(proxy.pid)
-    r = scale.parse_wrk(wrk(run, listen, seconds))
+    r = scale.parse_wrk(wrk(run, listen, seconds, prefix))
     t1, s1 = scale.cpu_ticks(proxy.pid), switches(proxy.pid)
     n = max(1, r["requests"])
     r["cpu_us_per_req"] = (t1 - t0) / os.sysconf("SC_CLK_TCK") / n * 1e6

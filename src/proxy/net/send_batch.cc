@@ -17,7 +17,7 @@ namespace {
 
 // The queued messages of one pass share this many bytes; a message that does not fit is sent
 // directly. Untouched pages cost no memory.
-constexpr size_t kArenaBytes = 1024 * 1024;
+constexpr size_t kArenaBytes = size_t{1} << 20;
 
 thread_local SendBatch* tCurrent = nullptr;
 
@@ -95,9 +95,9 @@ void SendBatch::forget(int fd) {
   }
 }
 
-int SendBatch::flush(int timeout) {
+bool SendBatch::flush() {
   if (queued_.empty()) {
-    return timeout;
+    return false;
   }
   const size_t count = queued_.size();
   int submitted = ::io_uring_submit(ring_.get());
@@ -144,7 +144,7 @@ int SendBatch::flush(int timeout) {
     deliveryPosted_ = true;
     boost::asio::post(io_, [this] { deliver(); });
   }
-  return 0;
+  return true;
 }
 
 void SendBatch::deliver() {
@@ -163,9 +163,17 @@ void SendBatch::deliver() {
 // Every worker's event loop (Asio's epoll reactor) waits through epoll_wait(): that is where a
 // pass ends, so that is where its sends go out. close() must forget a descriptor's queued sends
 // before its number can be reused.
+//
+// A call that would wait (timeout != 0: Asio's reactor with nothing else to run) returns no events
+// at once when the flush posted completions, without the syscall: the reactor comes back after
+// running them, and whatever became ready meanwhile is reported then (a reactor pass that found
+// nothing). A call that polls (timeout 0) polls as asked, so a caller that was told its
+// descriptor is ready (the worker's parked-connection set) always gets its events.
 extern "C" int epoll_wait(int epfd, struct epoll_event* events, int maxevents, int timeout) {
   if (fulcrum::net::SendBatch* batch = fulcrum::net::SendBatch::current()) {
-    timeout = batch->flush(timeout);
+    if (batch->flush() && timeout != 0) {
+      return 0;
+    }
   }
   return static_cast<int>(::syscall(SYS_epoll_wait, epfd, events, maxevents, timeout));
 }

@@ -19,7 +19,7 @@
 //     the send buffer was full), so the caller continues exactly as after a direct sendmsg():
 //     done, or the remainder through an ordinary asynchronous write.
 //   - Completions run as one handler posted to the worker's io_context by that epoll_wait() (which
-//     then does not block), in queue order, before any readiness it reports.
+//     then returns at once), in queue order, before any readiness reported later.
 //   - Closing a socket (close() on its descriptor, by anyone on the worker's thread) before the
 //     flush turns its queued sends into no-ops: nothing is written to a descriptor number the
 //     kernel may hand out again, and their completions receive -ECANCELED.
@@ -48,7 +48,7 @@ public:
   // What a completion is told: the send's result (bytes taken, or -errno).
   using Done = void (*)(void* owner, uint32_t tag, ssize_t result);
 
-  static constexpr size_t kMaxBytes = 16 * 1024; // larger messages are sent directly
+  static constexpr size_t kMaxBytes = size_t{16} << 10; // larger messages are sent directly
   static constexpr size_t kMaxSends = 256;       // per pass
 
   // A batch for the calling thread's `io`, or null when io_uring cannot be used here.
@@ -69,9 +69,8 @@ public:
              void* owner, uint32_t tag);
 
   // Called by epoll_wait() on the installed thread: submits what is queued, collects the results
-  // and posts their completions; returns the timeout to wait with (0 once completions are
-  // posted, so they run without waiting for other events).
-  int flush(int timeout);
+  // and posts their completions; true when it posted (epoll_wait must then not block).
+  bool flush();
 
   // Called by close(fd) on the installed thread: queued sends on `fd` become no-ops.
   void forget(int fd);
