@@ -49,7 +49,7 @@ public:
   using Done = void (*)(void* owner, uint32_t tag, ssize_t result);
 
   static constexpr size_t kMaxBytes = size_t{16} << 10; // larger messages are sent directly
-  static constexpr size_t kMaxSends = 256;       // per pass
+  static constexpr size_t kMaxSends = 256;              // per pass
 
   // A batch for the calling thread's `io`, or null when io_uring cannot be used here.
   static std::unique_ptr<SendBatch> create(boost::asio::io_context& io);
