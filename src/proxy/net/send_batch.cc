@@ -64,33 +64,22 @@ bool SendBatch::queue(int fd, const std::array<boost::asio::const_buffer, 2>& bu
       arenaUsed_ + bytes > kArenaBytes) {
     return false;
   }
-  io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get());
-  if (sqe == nullptr) {
-    return false;
-  }
-  char* const at = arena_.get() + arenaUsed_;
-  size_t offset = 0;
+  const size_t offset = arenaUsed_;
   for (const boost::asio::const_buffer& buffer : buffers) {
     if (buffer.size() != 0) {
-      std::memcpy(at + offset, buffer.data(), buffer.size());
-      offset += buffer.size();
+      std::memcpy(arena_.get() + arenaUsed_, buffer.data(), buffer.size());
+      arenaUsed_ += buffer.size();
     }
   }
-  arenaUsed_ += bytes;
-  ::io_uring_prep_send(sqe, fd, at, bytes, MSG_DONTWAIT | MSG_NOSIGNAL);
-  ::io_uring_sqe_set_data64(sqe, queued_.size());
-  queued_.push_back(Entry{fd, bytes, sqe, done, owner, tag, 0, false});
+  queued_.push_back(Entry{fd, offset, bytes, done, owner, tag, -EIO, false});
   return true;
 }
 
 void SendBatch::forget(int fd) {
-  for (size_t i = 0; i < queued_.size(); ++i) {
-    Entry& entry = queued_[i];
+  for (Entry& entry : queued_) {
     if (entry.fd == fd && !entry.cancelled) {
-      // Not submitted yet, so the SQE is still ours to rewrite.
-      ::io_uring_prep_nop(entry.sqe);
-      ::io_uring_sqe_set_data64(entry.sqe, i);
       entry.cancelled = true;
+      entry.result = -ECANCELED;
     }
   }
 }
@@ -99,41 +88,22 @@ bool SendBatch::flush() {
   if (queued_.empty()) {
     return false;
   }
-  const size_t count = queued_.size();
-  int submitted = ::io_uring_submit(ring_.get());
-  if (submitted >= 0 && static_cast<size_t>(submitted) < count) {
-    const int more = ::io_uring_submit(ring_.get()); // the rest, once more
-    submitted = more < 0 ? submitted : submitted + more;
+  size_t live = 0;
+  for (const Entry& entry : queued_) {
+    live += entry.cancelled ? 0 : 1;
   }
-  for (Entry& entry : queued_) {
-    entry.result = -EIO; // overwritten by its completion
-  }
-  // Sends with MSG_DONTWAIT complete inside io_uring_enter(): every submitted SQE has its CQE
-  // now. Wait for the stragglers if the kernel deferred any (it does not for sockets).
-  size_t seen = 0;
-  const size_t expected = submitted > 0 ? static_cast<size_t>(submitted) : 0;
-  while (seen < expected) {
-    io_uring_cqe* cqe = nullptr;
-    if (::io_uring_peek_cqe(ring_.get(), &cqe) != 0 &&
-        ::io_uring_wait_cqe(ring_.get(), &cqe) != 0) {
-      break;
-    }
-    const uint64_t index = ::io_uring_cqe_get_data64(cqe);
-    if (index < count) {
-      Entry& entry = queued_[index];
-      entry.result = entry.cancelled ? -ECANCELED : cqe->res;
-      if (!entry.cancelled && cqe->res > 0) {
-        ++sent_;
+  if (live == 1) {
+    // One send: a plain sendto() is one syscall too, and cheaper than a ring round trip.
+    for (Entry& entry : queued_) {
+      if (!entry.cancelled) {
+        const long n = ::syscall(SYS_sendto, entry.fd, arena_.get() + entry.offset, entry.bytes,
+                                 MSG_DONTWAIT | MSG_NOSIGNAL, nullptr, 0);
+        entry.result = n >= 0 ? static_cast<ssize_t>(n) : -errno;
+        sent_ += n > 0 ? 1 : 0;
       }
     }
-    ::io_uring_cqe_seen(ring_.get(), cqe);
-    ++seen;
-  }
-  if (seen < count) {
-    // Submission failed (or the ring lost SQEs): never submit through this ring again, since
-    // what it still holds could be sent later. The affected sends fail (-EIO) and later ones
-    // are sent directly.
-    broken_ = true;
+  } else if (live > 1) {
+    submit();
   }
   for (Entry& entry : queued_) {
     finished_.push_back(entry);
@@ -145,6 +115,53 @@ bool SendBatch::flush() {
     boost::asio::post(io_, [this] { deliver(); });
   }
   return true;
+}
+
+void SendBatch::submit() {
+  size_t prepared = 0;
+  for (size_t i = 0; i < queued_.size(); ++i) {
+    const Entry& entry = queued_[i];
+    if (entry.cancelled) {
+      continue;
+    }
+    io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get()); // room for kMaxSends: never null
+    if (sqe == nullptr) {
+      break;
+    }
+    ::io_uring_prep_send(sqe, entry.fd, arena_.get() + entry.offset, entry.bytes,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+    ::io_uring_sqe_set_data64(sqe, i);
+    ++prepared;
+  }
+  int submitted = ::io_uring_submit(ring_.get());
+  if (submitted >= 0 && static_cast<size_t>(submitted) < prepared) {
+    const int more = ::io_uring_submit(ring_.get()); // the rest, once more
+    submitted = more < 0 ? submitted : submitted + more;
+  }
+  // Sends with MSG_DONTWAIT complete inside io_uring_enter(): every submitted SQE has its CQE
+  // now. Wait for stragglers if the kernel deferred any (it does not for sockets).
+  size_t seen = 0;
+  const size_t expected = submitted > 0 ? static_cast<size_t>(submitted) : 0;
+  while (seen < expected) {
+    io_uring_cqe* cqe = nullptr;
+    if (::io_uring_peek_cqe(ring_.get(), &cqe) != 0 &&
+        ::io_uring_wait_cqe(ring_.get(), &cqe) != 0) {
+      break;
+    }
+    const uint64_t index = ::io_uring_cqe_get_data64(cqe);
+    if (index < queued_.size()) {
+      queued_[index].result = cqe->res;
+      sent_ += cqe->res > 0 ? 1 : 0;
+    }
+    ::io_uring_cqe_seen(ring_.get(), cqe);
+    ++seen;
+  }
+  if (seen < prepared) {
+    // Submission failed (or the ring lost SQEs): never submit through this ring again, since
+    // what it still holds could be sent later. The affected sends fail (-EIO, their initial
+    // result) and later ones are sent directly.
+    broken_ = true;
+  }
 }
 
 void SendBatch::deliver() {

@@ -7,8 +7,9 @@
 // benchmark machine, bench/net/syscall_bench), that fixed cost is a large share of the request.
 // A worker that finds several sockets ready in one epoll_wait() sends several small messages in
 // one pass of its event loop; queued here, they go to the kernel as io_uring SQEs in one
-// io_uring_enter(), made by the epoll_wait() the loop calls next (this file's translation unit
-// defines epoll_wait and close for the process: see send_batch.cc).
+// io_uring_enter(), made by the epoll_wait() the loop calls next (send_batch.cc defines
+// epoll_wait and close for the process). A pass with a single send makes it with sendto(): the
+// same one syscall, without the ring's overhead.
 //
 // Contract, per queued send:
 //   - The bytes are copied at queue(): what goes on the wire is what the buffers held then, so
@@ -39,7 +40,6 @@
 #include <boost/asio/io_context.hpp>
 
 struct io_uring;
-struct io_uring_sqe;
 
 namespace fulcrum::net {
 
@@ -75,22 +75,23 @@ public:
   // Called by close(fd) on the installed thread: queued sends on `fd` become no-ops.
   void forget(int fd);
 
-  // Sends made through the batch since it was created (for tests and metrics).
+  // Sends this batch made (deferred to the end of a pass) since it was created.
   uint64_t sent() const { return sent_; }
 
 private:
   struct Entry {
     int fd;
+    size_t offset; // of the bytes in the arena
     size_t bytes;
-    io_uring_sqe* sqe; // until submitted
     Done done;
     void* owner;
     uint32_t tag;
     ssize_t result;
-    bool cancelled;
+    bool cancelled; // closed before the flush: never sent
   };
 
   SendBatch(boost::asio::io_context& io, std::unique_ptr<io_uring> ring);
+  void submit(); // the live queued sends as SQEs, in one io_uring_enter()
   void deliver();
 
   boost::asio::io_context& io_;
