@@ -48,9 +48,9 @@ struct ServerOptions {
   // Metrics cardinality: per-endpoint series on/off, and the most label values per dimension
   // (listener, route, pool, endpoint) before new ones fold into "__overflow__".
   bool metricsEndpointSeries = true;
+  size_t metricsMaxSeries = stats::SlotTable::kDefaultMaxSeries;
   // Workers batch their small sends through io_uring (net/send_batch.h).
   bool sendBatching = true;
-  size_t metricsMaxSeries = stats::SlotTable::kDefaultMaxSeries;
   access_log::AccessLogOptions accessLog; // path empty: no access log
   tracing::ExporterOptions tracing;       // collector empty: spans are not exported
   double traceSampleRatio = 1.0;          // new traces; an incoming sampled flag is honoured
