@@ -8,7 +8,7 @@ find_package(CLI11 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
-# io_uring: the workers' batched sends (src/proxy/net/send_batch.h) and bench/net.
+# io_uring: the workers' batched sends (src/proxy/net/io_batch.h) and bench/net.
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
 if(FULCRUM_TESTS)
   find_package(GTest REQUIRED)

@@ -132,6 +132,13 @@ int main(int argc, char** argv) {
                  "(falls back to one sendmsg() each where io_uring is unavailable): on or off")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
+  std::string recvBatching = "on";
+  app.add_option("--recv-batching", recvBatching,
+                 "receive from the sockets one epoll_wait() reports readable with one "
+                 "io_uring_enter() instead of one recv() each (where io_uring is available): on "
+                 "or off")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   std::string endpointSeries = "on";
   app.add_option("--metrics-endpoint-series", endpointSeries,
                  "per-endpoint metric series (fulcrum_endpoint_*): on or off")
@@ -211,6 +218,7 @@ int main(int argc, char** argv) {
   options.drainTimeout = *drain;
   options.metricsEndpointSeries = endpointSeries == "on";
   options.sendBatching = sendBatching == "on";
+  options.recvBatching = recvBatching == "on";
   const auto format = fulcrum::access_log::parseFormat(accessLogFormat);
   if (!format) {
     std::fprintf(stderr, "fulcrum-proxy: --access-log-format %s: expected json or combined\n",

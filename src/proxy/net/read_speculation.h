@@ -61,11 +61,21 @@ struct OpQueuesTag {
   using Type = OpQueues DescriptorState::*;
   friend Type member(OpQueuesTag);
 };
+struct DescriptorTag {
+  using Type = int DescriptorState::*;
+  friend Type member(DescriptorTag);
+};
 template <typename Tag, typename Tag::Type Member> struct Expose {
   friend typename Tag::Type member(Tag) { return Member; }
 };
 template struct Expose<TrySpeculativeTag, &DescriptorState::try_speculative_>;
 template struct Expose<OpQueuesTag, &DescriptorState::op_queue_>;
+template struct Expose<DescriptorTag, &DescriptorState::descriptor_>;
+struct EpollFdTag {
+  using Type = int Reactor::*;
+  friend Type member(EpollFdTag);
+};
+template struct Expose<EpollFdTag, &Reactor::epoll_fd_>;
 
 class SocketAccess : private boost::asio::ip::tcp::socket {
 public:
@@ -75,6 +85,28 @@ public:
 };
 
 } // namespace speculation_detail
+
+// The reactor's state of `socket` (what its epoll events carry in data.ptr), or null when the
+// socket is not open.
+inline const void* reactorState(boost::asio::ip::tcp::socket& socket) {
+  return speculation_detail::SocketAccess::state(socket);
+}
+
+// The epoll descriptor of `io`'s reactor (whose events carry reactor states).
+inline int reactorEpollDescriptor(boost::asio::io_context& io) {
+  using namespace speculation_detail;
+  return boost::asio::use_service<Reactor>(io).*member(EpollFdTag{});
+}
+
+// For the reactor state `state` that an epoll event of the reactor's set carried: whether it
+// still belongs to descriptor `fd` and has a read (or wait for readability) queued, which the
+// reactor performs when it processes that event.
+inline bool readQueuedOn(const void* state, int fd) {
+  using namespace speculation_detail;
+  const auto* descriptor = static_cast<const DescriptorState*>(state);
+  return descriptor->*member(DescriptorTag{}) == fd &&
+         !(descriptor->*member(OpQueuesTag{}))[Reactor::read_op].empty();
+}
 
 // The socket's last read drained it and its completion runs directly from the reactor (see
 // above): the next read on it waits for readiness without a recv() first.

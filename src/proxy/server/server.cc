@@ -135,7 +135,8 @@ int Server::run() {
 
   for (uint32_t i = 0; i < options_.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, time_));
-    workers_.back()->setSendBatching(options_.sendBatching);
+    workers_.back()->setIoBatching(
+        {.sends = options_.sendBatching, .receives = options_.recvBatching});
   }
   if (auto started = startObservability(); !started) {
     logLine("fulcrum-proxy: {}", started.error().message);

@@ -49,8 +49,10 @@ struct ServerOptions {
   // (listener, route, pool, endpoint) before new ones fold into "__overflow__".
   bool metricsEndpointSeries = true;
   size_t metricsMaxSeries = stats::SlotTable::kDefaultMaxSeries;
-  // Workers batch their small sends through io_uring (net/send_batch.h).
+  // Workers batch their small sends, and their receives from sockets found ready together,
+  // through io_uring (net/io_batch.h).
   bool sendBatching = true;
+  bool recvBatching = true;
   access_log::AccessLogOptions accessLog; // path empty: no access log
   tracing::ExporterOptions tracing;       // collector empty: spans are not exported
   double traceSampleRatio = 1.0;          // new traces; an incoming sampled flag is honoured

@@ -330,6 +330,7 @@ void Session::readHead() {
                             onHeadRead(ec, n);
                           }));
   clientReadTrust_.begin(client_, in_.writable());
+  announceRead(client_, in_.writable());
 }
 
 void Session::onHeadRead(const boost::system::error_code& ec, size_t n) {
@@ -754,10 +755,16 @@ void Session::writeHead() {
   downloadRead();
 }
 
+void Session::announceRead(tcp::socket& socket, size_t requested) {
+  if (net::IoBatch* batch = worker_.ioBatch()) {
+    batch->expectRead(socket, requested);
+  }
+}
+
 bool Session::queueSend(tcp::socket& socket,
                         const std::array<boost::asio::const_buffer, 2>& buffers,
-                        net::SendBatch::Done done) {
-  net::SendBatch* batch = worker_.sendBatch();
+                        net::IoBatch::Done done) {
+  net::IoBatch* batch = worker_.ioBatch();
   if (batch == nullptr || !batch->queue(socket.native_handle(), buffers, done, this, epoch_)) {
     return false;
   }
@@ -864,6 +871,7 @@ void Session::uploadRead() {
                             onUploadRead(ec, n);
                           }));
   clientReadTrust_.begin(client_, in_.writable());
+  announceRead(client_, 0); // a body: bulk
 }
 
 void Session::onUploadRead(const boost::system::error_code& ec, size_t n) {
@@ -980,6 +988,7 @@ void Session::downloadRead() {
         onDownloadRead(ec, n);
       }));
   upReadTrust_.begin(up_->socket, out_.writable());
+  announceRead(up_->socket, responseStarted_ ? 0 : out_.writable()); // a body: bulk
 }
 
 bool Session::retryOnFreshConnection() {
@@ -1569,6 +1578,13 @@ void Session::onTimer() {
   case Phase::ReadingHead:
     if (in_.empty() && idleDeadline_ != MonotonicTime{} && now < idleDeadline_ && pending_ == 1 &&
         !worker_.draining()) {
+      if (net::IoBatch* batch = worker_.ioBatch();
+          batch != nullptr && batch->holdsReceived(client_.native_handle())) {
+        // Bytes were received for the pending read (net/io_batch.h): not idle, and a parked
+        // descriptor would never report them. The read completes in this pass.
+        worker_.wheel().arm(timer_, std::min(idleDeadline_, now + Worker::kParkAfter));
+        return;
+      }
       park();
     } else if (in_.empty()) {
       abort(ResponseFlag::None); // idle keep-alive connection (or a client that never spoke)

@@ -116,11 +116,12 @@ private:
   void writeDownloadRest(const std::array<boost::asio::const_buffer, 2>& buffers, size_t written);
   void onDownloadSent(uint32_t epoch, ssize_t result); // a batched send's completion
   void onDownloadWritten(const boost::system::error_code& ec);
-  // Queues `buffers` on the worker's send batch (net/send_batch.h), counted as pending until
+  // Queues `buffers` on the worker's send batch (net/io_batch.h), counted as pending until
   // `done` runs with this epoch; false when they must be sent directly.
   bool queueSend(boost::asio::ip::tcp::socket& socket,
-                 const std::array<boost::asio::const_buffer, 2>& buffers,
-                 net::SendBatch::Done done);
+                 const std::array<boost::asio::const_buffer, 2>& buffers, net::IoBatch::Done done);
+  // After starting a read on `socket`: tells the worker's I/O batch (net/io_batch.h).
+  void announceRead(boost::asio::ip::tcp::socket& socket, size_t requested);
   bool dechunkInPlace(size_t& payloadBytes, bool& ends);
   void onInterimWritten(const boost::system::error_code& ec);
   void responseComplete();

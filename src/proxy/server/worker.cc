@@ -54,15 +54,16 @@ void Worker::run() {
   // Without an epoll set (EMFILE, ENOMEM at start), park() closes idle keep-alive connections
   // instead of parking them.
   (void)parked_.open();
-  if (batchSends_) {
-    sendBatch_ = net::SendBatch::create(io_); // null without io_uring: sends go out directly
-    if (sendBatch_) {
-      sendBatch_->install();
+  if (batching_.sends || batching_.receives) {
+    // Null without io_uring: sends go out directly, the reactor receives.
+    ioBatch_ = net::IoBatch::create(io_, batching_);
+    if (ioBatch_) {
+      ioBatch_->install();
     }
   }
   io_.run();
-  if (sendBatch_) {
-    sendBatch_->uninstall();
+  if (ioBatch_) {
+    ioBatch_->uninstall();
   }
   exited_.store(true, std::memory_order_release);
 }
@@ -392,7 +393,8 @@ void Worker::postCollect(std::function<void(WorkerReport)> reply) {
     WorkerReport report;
     report.worker = index_;
     report.stats = stats_;
-    report.stats.sendsBatched = sendBatch_ ? sendBatch_->sent() : 0;
+    report.stats.sendsBatched = ioBatch_ ? ioBatch_->sent() : 0;
+    report.stats.receivesBatched = ioBatch_ ? ioBatch_->received() : 0;
     const MonotonicTime now = wheel_.now();
     upstreams_.forEachEndpoint([&](const net::EndpointPool& pool) {
       report.endpoints.push_back(WorkerReport::Endpoint{

@@ -26,7 +26,7 @@
 #include "proxy/health/monitor.h"
 #include "proxy/lb/load_balancer.h"
 #include "proxy/lb/rng.h"
-#include "proxy/net/send_batch.h"
+#include "proxy/net/io_batch.h"
 #include "proxy/net/timer_wheel.h"
 #include "proxy/net/upstream_pool.h"
 #include "proxy/server/observability.h"
@@ -85,8 +85,9 @@ public:
   ~Worker();
 
   // Main thread.
-  // Whether sends are batched through io_uring (net/send_batch.h; default on); before start().
-  void setSendBatching(bool on) { batchSends_ = on; }
+  // Whether sends and receives are batched through io_uring (net/io_batch.h; default both);
+  // before start().
+  void setIoBatching(net::IoBatch::Options options) { batching_ = options; }
   void start();
   void join();
   // Joins if the thread ends within `timeout`; false if it is still running.
@@ -114,9 +115,10 @@ public:
   boost::asio::io_context& io() { return io_; }
   net::TimerWheel& wheel() { return wheel_; }
   net::UpstreamPools& upstreams() { return upstreams_; }
-  // The worker thread's send batch, or null (off, or io_uring unavailable): sessions queue their
-  // small sends here instead of calling sendmsg() (net/send_batch.h).
-  net::SendBatch* sendBatch() { return sendBatch_.get(); }
+  // The worker thread's I/O batch, or null (both off, or io_uring unavailable): sessions queue
+  // their small sends here instead of calling sendmsg(), and announce their reads
+  // (net/io_batch.h).
+  net::IoBatch* ioBatch() { return ioBatch_.get(); }
   stats::WorkerStats& stats() { return stats_; }
   const WorkerSnapshotPtr& current() const { return current_; }
   bool draining() const { return draining_; }
@@ -195,8 +197,8 @@ private:
   std::function<void(std::string, health::OutlierKind)> outlierSink_;
   std::atomic<bool> exited_{false};
   std::thread thread_;
-  bool batchSends_ = true;
-  std::unique_ptr<net::SendBatch> sendBatch_; // created and installed on the worker thread
+  net::IoBatch::Options batching_;
+  std::unique_ptr<net::IoBatch> ioBatch_; // created and installed on the worker thread
 };
 
 } // namespace fulcrum::server

@@ -70,7 +70,10 @@ namespace fulcrum::stats {
     "Picks made over all endpoints because the healthy share was below panicThresholdPercent")     \
   X(sendsBatched, "fulcrum_sends_batched_total",                                                   \
     "Sends made through a worker's io_uring batch (0: io_uring unavailable or --send-batching "    \
-    "off)")
+    "off)")                                                                                        \
+  X(receivesBatched, "fulcrum_receives_batched_total",                                             \
+    "Receives made through a worker's io_uring batch, ahead of the reactor's recv() (0: io_uring " \
+    "unavailable or --recv-batching off)")
 
 #define FULCRUM_WORKER_GAUGES(X)                                                                   \
   X(downstreamConnectionsActive, "fulcrum_downstream_connections_active",                          \
