@@ -86,7 +86,8 @@ perfs=()
 if [ "${COUNT:-1}" != 0 ]; then
   events=syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto
   events+=,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_accept4
-  events+=,syscalls:sys_enter_close,syscalls:sys_enter_epoll_pwait,context-switches,raw_syscalls:sys_enter
+  events+=,syscalls:sys_enter_close,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_io_uring_enter
+  events+=,context-switches,raw_syscalls:sys_enter
   perf stat -x, -e "$events" -p "$proxy" -o "$tmp/perf.csv" &
   perfs+=($!)
   perf stat -x, -e syscalls:sys_exit_recvfrom --filter 'ret == -11' -p "$proxy" -o "$tmp/eagain.csv" &

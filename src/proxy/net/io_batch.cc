@@ -27,7 +27,7 @@ thread_local IoBatch* tCurrent = nullptr;
 
 std::unique_ptr<IoBatch> IoBatch::create(boost::asio::io_context& io, Options options) {
   auto ring = std::make_unique<io_uring>();
-  if (::io_uring_queue_init(kMaxSends, ring.get(), 0) != 0) {
+  if (::io_uring_queue_init(kMaxSends + kSlots, ring.get(), 0) != 0) {
     return nullptr;
   }
   return std::unique_ptr<IoBatch>(new IoBatch(io, std::move(ring), options));
@@ -123,12 +123,42 @@ void IoBatch::expectRead(boost::asio::ip::tcp::socket& socket, size_t requested)
   stateOf_[fd] = state;
 }
 
-void IoBatch::receiveReady(int epfd, const epoll_event* events, int count) {
-  if (epfd != reactorFd_ || expected_.empty()) {
+// ---------------------------------------------------------------------------------------------
+// The pass
+
+int IoBatch::epollWait(int epfd, epoll_event* events, int maxevents, int timeout) {
+  if (!queued_.empty() && timeout != 0) {
+    // The reactor would wait: the sends go now, their completions are posted, and the reactor
+    // comes back after running them to wait (or find what became ready meanwhile). Polling here
+    // first would put receives in the same io_uring_enter(), but it costs a syscall whenever
+    // nothing is ready, which is the common case for a worker that has caught up.
+    submitPass(epfd, events, 0);
+    return 0;
+  }
+  if (!queued_.empty()) {
+    // The reactor polls (it has other work): the receives for what is ready go in the same
+    // io_uring_enter() as the sends.
+    const int count = static_cast<int>(::syscall(SYS_epoll_wait, epfd, events, maxevents, 0));
+    const int error = errno;
+    submitPass(epfd, events, count > 0 ? count : 0);
+    errno = error;
+    return count;
+  }
+  const int count = static_cast<int>(::syscall(SYS_epoll_wait, epfd, events, maxevents, timeout));
+  if (count > 1) {
+    const int error = errno;
+    submitPass(epfd, events, count);
+    errno = error;
+  }
+  return count;
+}
+
+void IoBatch::collectReady(int epfd, const epoll_event* events, int count) {
+  ready_.clear();
+  if (epfd != reactorFd_ || expected_.empty() || broken_) {
     return;
   }
-  ready_.clear();
-  for (int i = 0; i < count; ++i) {
+  for (int i = 0; i < count && ready_.size() < freeSlots_.size(); ++i) {
     if ((events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) == 0) {
       continue;
     }
@@ -139,29 +169,80 @@ void IoBatch::receiveReady(int epfd, const epoll_event* events, int count) {
     }
     ready_.push_back(it->second);
   }
-  if (ready_.size() < 2 || freeSlots_.size() < 2) {
-    return; // one receive costs the reactor's recv() the same one syscall, without a copy
+}
+
+void IoBatch::submitPass(int epfd, const epoll_event* events, int count) {
+  collectReady(epfd, events, count);
+  size_t liveSends = 0;
+  for (const Entry& entry : queued_) {
+    liveSends += entry.cancelled ? 0 : 1;
   }
-  size_t prepared = 0;
-  for (const Expected& read : ready_) {
-    if (freeSlots_.empty()) {
-      break;
+  if (liveSends + ready_.size() >= 2) {
+    submit();
+  } else if (liveSends == 1) {
+    // One send: a plain sendto() is one syscall too, and cheaper than a ring round trip. (One
+    // receive alone is left to the reactor's recv() the same way.)
+    for (Entry& entry : queued_) {
+      if (!entry.cancelled) {
+        const long n = ::syscall(SYS_sendto, entry.fd, arena_.get() + entry.offset, entry.bytes,
+                                 MSG_DONTWAIT | MSG_NOSIGNAL, nullptr, 0);
+        entry.result = n >= 0 ? static_cast<ssize_t>(n) : -errno;
+        sent_ += n > 0 ? 1 : 0;
+      }
     }
-    io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get()); // kSlots < the ring's size
+  }
+  if (queued_.empty()) {
+    return;
+  }
+  for (Entry& entry : queued_) {
+    finished_.push_back(entry);
+  }
+  queued_.clear();
+  arenaUsed_ = 0;
+  if (!deliveryPosted_) {
+    deliveryPosted_ = true;
+    boost::asio::post(io_, [this] { deliver(); });
+  }
+}
+
+// The live queued sends, then the receives of ready_, as SQEs in one io_uring_enter(). Sends and
+// receives with MSG_DONTWAIT complete inside it: every submitted SQE has its CQE when it returns.
+void IoBatch::submit() {
+  size_t prepared = 0;
+  for (size_t i = 0; i < queued_.size(); ++i) {
+    const Entry& entry = queued_[i];
+    if (entry.cancelled) {
+      continue;
+    }
+    io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get()); // room for kMaxSends + kSlots
     if (sqe == nullptr) {
       break;
     }
-    const int32_t slot = freeSlots_.back();
+    ::io_uring_prep_send(sqe, entry.fd, arena_.get() + entry.offset, entry.bytes,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+    ::io_uring_sqe_set_data64(sqe, i);
+    ++prepared;
+  }
+  for (const Expected& read : ready_) {
+    io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get());
+    if (sqe == nullptr) {
+      break;
+    }
+    const int32_t slot = freeSlots_.back(); // collectReady() took no more than are free
     freeSlots_.pop_back();
     slots_[slot] = Slot{read.fd, -EIO, read.bytes, 0};
     slotOf_[read.fd] = slot;
     ::io_uring_prep_recv(sqe, read.fd, slotBytes(static_cast<size_t>(slot)), read.bytes,
                          MSG_DONTWAIT);
-    ::io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(slot));
+    ::io_uring_sqe_set_data64(sqe, kReceiveTag | static_cast<uint64_t>(slot));
     ++prepared;
   }
-  const int submitted = ::io_uring_submit(ring_.get());
-  // Receives with MSG_DONTWAIT complete inside io_uring_enter(), like the sends.
+  int submitted = ::io_uring_submit(ring_.get());
+  if (submitted >= 0 && static_cast<size_t>(submitted) < prepared) {
+    const int more = ::io_uring_submit(ring_.get()); // the rest, once more
+    submitted = more < 0 ? submitted : submitted + more;
+  }
+  // Wait for stragglers if the kernel deferred any (it does not for sockets).
   size_t seen = 0;
   const size_t expected = submitted > 0 ? static_cast<size_t>(submitted) : 0;
   while (seen < expected) {
@@ -170,18 +251,25 @@ void IoBatch::receiveReady(int epfd, const epoll_event* events, int count) {
         ::io_uring_wait_cqe(ring_.get(), &cqe) != 0) {
       break;
     }
-    const uint64_t slot = ::io_uring_cqe_get_data64(cqe);
-    if (slot < kSlots) {
-      slots_[slot].result = cqe->res;
-      received_ += cqe->res > 0 ? 1 : 0;
+    const uint64_t data = ::io_uring_cqe_get_data64(cqe);
+    if ((data & kReceiveTag) != 0) {
+      const uint64_t slot = data & ~kReceiveTag;
+      if (slot < kSlots) {
+        slots_[slot].result = cqe->res;
+        received_ += cqe->res > 0 ? 1 : 0;
+      }
+    } else if (data < queued_.size()) {
+      queued_[data].result = cqe->res;
+      sent_ += cqe->res > 0 ? 1 : 0;
     }
     ::io_uring_cqe_seen(ring_.get(), cqe);
     ++seen;
   }
   if (seen < prepared) {
-    // As for sends: never use this ring again. A slot whose receive did not complete still says
-    // -EIO, which its reader gets as the socket's error (the connection ends; nothing is
-    // delivered out of order).
+    // Submission failed (or the ring lost SQEs): never submit through this ring again, since
+    // what it still holds could be sent later. The affected sends fail (-EIO, their initial
+    // result) and later ones are sent directly; a slot whose receive did not complete says -EIO,
+    // which its reader gets as the socket's error (the connection ends, nothing is reordered).
     broken_ = true;
   }
 }
@@ -226,86 +314,6 @@ void IoBatch::releaseSlot(int fd) {
   slotOf_[fd] = -1;
 }
 
-bool IoBatch::flush() {
-  if (queued_.empty()) {
-    return false;
-  }
-  size_t live = 0;
-  for (const Entry& entry : queued_) {
-    live += entry.cancelled ? 0 : 1;
-  }
-  if (live == 1) {
-    // One send: a plain sendto() is one syscall too, and cheaper than a ring round trip.
-    for (Entry& entry : queued_) {
-      if (!entry.cancelled) {
-        const long n = ::syscall(SYS_sendto, entry.fd, arena_.get() + entry.offset, entry.bytes,
-                                 MSG_DONTWAIT | MSG_NOSIGNAL, nullptr, 0);
-        entry.result = n >= 0 ? static_cast<ssize_t>(n) : -errno;
-        sent_ += n > 0 ? 1 : 0;
-      }
-    }
-  } else if (live > 1) {
-    submit();
-  }
-  for (Entry& entry : queued_) {
-    finished_.push_back(entry);
-  }
-  queued_.clear();
-  arenaUsed_ = 0;
-  if (!deliveryPosted_) {
-    deliveryPosted_ = true;
-    boost::asio::post(io_, [this] { deliver(); });
-  }
-  return true;
-}
-
-void IoBatch::submit() {
-  size_t prepared = 0;
-  for (size_t i = 0; i < queued_.size(); ++i) {
-    const Entry& entry = queued_[i];
-    if (entry.cancelled) {
-      continue;
-    }
-    io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get()); // room for kMaxSends: never null
-    if (sqe == nullptr) {
-      break;
-    }
-    ::io_uring_prep_send(sqe, entry.fd, arena_.get() + entry.offset, entry.bytes,
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
-    ::io_uring_sqe_set_data64(sqe, i);
-    ++prepared;
-  }
-  int submitted = ::io_uring_submit(ring_.get());
-  if (submitted >= 0 && static_cast<size_t>(submitted) < prepared) {
-    const int more = ::io_uring_submit(ring_.get()); // the rest, once more
-    submitted = more < 0 ? submitted : submitted + more;
-  }
-  // Sends with MSG_DONTWAIT complete inside io_uring_enter(): every submitted SQE has its CQE
-  // now. Wait for stragglers if the kernel deferred any (it does not for sockets).
-  size_t seen = 0;
-  const size_t expected = submitted > 0 ? static_cast<size_t>(submitted) : 0;
-  while (seen < expected) {
-    io_uring_cqe* cqe = nullptr;
-    if (::io_uring_peek_cqe(ring_.get(), &cqe) != 0 &&
-        ::io_uring_wait_cqe(ring_.get(), &cqe) != 0) {
-      break;
-    }
-    const uint64_t index = ::io_uring_cqe_get_data64(cqe);
-    if (index < queued_.size()) {
-      queued_[index].result = cqe->res;
-      sent_ += cqe->res > 0 ? 1 : 0;
-    }
-    ::io_uring_cqe_seen(ring_.get(), cqe);
-    ++seen;
-  }
-  if (seen < prepared) {
-    // Submission failed (or the ring lost SQEs): never submit through this ring again, since
-    // what it still holds could be sent later. The affected sends fail (-EIO, their initial
-    // result) and later ones are sent directly.
-    broken_ = true;
-  }
-}
-
 void IoBatch::deliver() {
   deliveryPosted_ = false;
   running_.swap(finished_);
@@ -324,21 +332,16 @@ void IoBatch::deliver() {
 // sockets to receive from. recv() takes what was received ahead of it. close() must forget a
 // descriptor's queued sends and received bytes before its number can be reused.
 //
-// A call that would wait (timeout != 0: Asio's reactor with nothing else to run) returns no events
-// at once when the flush posted completions, without the syscall: the reactor comes back after
-// running them, and whatever became ready meanwhile is reported then (a reactor pass that found
-// nothing). A call that polls (timeout 0) polls as asked, so a caller that was told its
-// descriptor is ready (the worker's parked-connection set) always gets its events.
+// A call that would wait (timeout != 0) while sends are queued returns no events at once, without
+// the syscall: the sends' completions are posted, the reactor comes back after running them, and
+// what became ready meanwhile is reported then. A call that polls (timeout 0) polls as asked, so
+// a caller that was told its descriptor is ready (the worker's parked-connection set) always gets
+// its events.
 extern "C" int epoll_wait(int epfd, struct epoll_event* events, int maxevents, int timeout) {
-  fulcrum::net::IoBatch* batch = fulcrum::net::IoBatch::current();
-  if (batch != nullptr && batch->flush() && timeout != 0) {
-    return 0;
+  if (fulcrum::net::IoBatch* batch = fulcrum::net::IoBatch::current()) {
+    return batch->epollWait(epfd, events, maxevents, timeout);
   }
-  const int count = static_cast<int>(::syscall(SYS_epoll_wait, epfd, events, maxevents, timeout));
-  if (batch != nullptr && count > 1) {
-    batch->receiveReady(epfd, events, count);
-  }
-  return count;
+  return static_cast<int>(::syscall(SYS_epoll_wait, epfd, events, maxevents, timeout));
 }
 
 extern "C" ssize_t recv(int fd, void* buffer, size_t size, int flags) {

@@ -1,16 +1,17 @@
 #pragma once
 
-// The sends of one event-loop pass, made with one io_uring_enter() right before the worker waits,
-// and the receives it finds ready, made with one io_uring_enter() right after.
+// The socket I/O of one event-loop pass in one io_uring_enter(): the small sends the pass queued
+// and the receives from the sockets the next epoll_wait() reports readable.
 //
 // A keep-alive request costs a proxy two recv() and two send() at least. Where a syscall's entry
 // and exit are expensive (page-table isolation in a paravirtualised guest: ~1 µs each on the
 // benchmark machine, bench/net/syscall_bench), that fixed cost is a large share of the request.
 // A worker that finds several sockets ready in one epoll_wait() sends several small messages in
-// one pass of its event loop; queued here, they go to the kernel as io_uring SQEs in one
-// io_uring_enter(), made by the epoll_wait() the loop calls next (io_batch.cc defines
-// epoll_wait and close for the process). A pass with a single send makes it with sendto(): the
-// same one syscall, without the ring's overhead.
+// one pass of its event loop; queued here, they go to the kernel as io_uring SQEs, made by the
+// epoll_wait() the loop calls next (io_batch.cc defines epoll_wait, recv and close for the
+// process), before it waits; when that epoll_wait() only polls (the loop has other work), the
+// receives for what it found go in the same io_uring_enter(). A pass with a single send and
+// nothing to receive makes it with sendto(): the same one syscall, without the ring's overhead.
 //
 // Contract, per queued send:
 //   - The bytes are copied at queue(): what goes on the wire is what the buffers held then, so
@@ -31,13 +32,14 @@
 // Receives: the reactor (Asio's epoll reactor) learns from one epoll_wait() which sockets are
 // readable and then calls recv() once per socket whose read is queued. A socket whose owner
 // announced its read (expectRead(), right after async_read_some) is received from by the
-// epoll_wait() that reports it readable, together with the other such sockets, as io_uring SQEs
-// in one io_uring_enter(), into a slot of this batch; the reactor's recv() on that descriptor
-// then takes the bytes from the slot (io_batch.cc defines recv for the process too).
+// epoll_wait() that reports it readable, together with the other such sockets and the queued
+// sends, as io_uring SQEs in one io_uring_enter(), into a slot of this batch; the reactor's
+// recv() on that descriptor then takes the bytes from the slot.
 // Contract, per received slot:
 //   - It is made only for an event the reactor will process in this pass: the reactor's own
 //     state for the descriptor (the event's data.ptr) is the one announced, still belongs to the
-//     same descriptor and has a read queued. One socket alone is left to the reactor's recv().
+//     same descriptor and has a read queued. One receive alone (no other receive, no send) is
+//     left to the reactor's recv().
 //   - It asks for what the read asked for (at most kMaxReceive), with MSG_DONTWAIT, after the
 //     epoll_wait(): a short receive means the kernel's queue was empty then, and no epoll_wait
 //     ran since, exactly as for the reactor's own recv() (net/read_speculation.h relies on it).
@@ -99,9 +101,17 @@ public:
   bool queue(int fd, const std::array<boost::asio::const_buffer, 2>& buffers, Done done,
              void* owner, uint32_t tag);
 
-  // Called by epoll_wait() on the installed thread: submits what is queued, collects the results
-  // and posts their completions; true when it posted (epoll_wait must then not block).
-  bool flush();
+  // The epoll_wait() of the installed thread (io_batch.cc's epoll_wait calls it). With sends
+  // queued and a call that would wait, it submits the sends, posts their completions and returns
+  // no events without waiting; with sends queued and a call that polls, it polls, then submits
+  // the sends and the receives for the announced sockets among the events (if `epfd` is the
+  // reactor's) in one io_uring_enter(). Without sends it waits as asked, then submits the
+  // receives.
+  int epollWait(int epfd, struct epoll_event* events, int maxevents, int timeout);
+
+  // What epollWait() does with the `count` events an epoll_wait() on `epfd` returned: the queued
+  // sends and the receives among the events, in one io_uring_enter() when they are two or more.
+  void submitPass(int epfd, const struct epoll_event* events, int count);
 
   // Called by close(fd) on the installed thread: queued sends on `fd` become no-ops, and what was
   // received for `fd` is dropped.
@@ -112,10 +122,6 @@ public:
   // then the rest directly). `requested` 0: this read is left to the reactor (bulk transfers,
   // where one recv() per read is already amortised over many bytes and a slot adds a copy).
   void expectRead(boost::asio::ip::tcp::socket& socket, size_t requested);
-
-  // Called by epoll_wait() on the installed thread with the events it returns from `epfd`:
-  // receives for the announced sockets among them (see above) when `epfd` is the reactor's.
-  void receiveReady(int epfd, const struct epoll_event* events, int count);
 
   // Whether bytes (or an end of stream, or an error) received for `fd` wait for its next recv().
   bool holdsReceived(int fd) const {
@@ -156,7 +162,10 @@ private:
   };
 
   IoBatch(boost::asio::io_context& io, std::unique_ptr<io_uring> ring, Options options);
-  void submit(); // the live queued sends as SQEs, in one io_uring_enter()
+  static constexpr uint64_t kReceiveTag = uint64_t{1} << 63; // a receive's user_data: tag | slot
+
+  void collectReady(int epfd, const struct epoll_event* events, int count); // into ready_
+  void submit(); // the live queued sends and the receives of ready_, in one io_uring_enter()
   void deliver();
   void releaseSlot(int fd);
   char* slotBytes(size_t slot) { return slotArena_.get() + slot * kMaxReceive; }
@@ -178,7 +187,7 @@ private:
   std::vector<const void*> stateOf_;                          // by descriptor, for close()
   std::vector<int32_t> slotOf_;                               // by descriptor; -1: none
   std::vector<int32_t> freeSlots_;
-  std::vector<Expected> ready_;       // receiveReady()'s scratch
+  std::vector<Expected> ready_;       // the pass's receives (collectReady())
   std::unique_ptr<char[]> slotArena_; // kSlots * kMaxReceive; untouched pages cost no memory
   Slot slots_[kSlots];
   uint64_t received_ = 0;

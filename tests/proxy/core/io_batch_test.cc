@@ -163,8 +163,7 @@ protected:
       event.data.ptr = const_cast<void*>(reactorState(*socket));
       events.push_back(event);
     }
-    batch_->receiveReady(reactorEpollDescriptor(io_), events.data(),
-                         static_cast<int>(events.size()));
+    batch_->submitPass(reactorEpollDescriptor(io_), events.data(), static_cast<int>(events.size()));
   }
 
   boost::asio::io_context io_;
@@ -431,7 +430,7 @@ TEST_F(IoBatchTest, EventsOfAnotherEpollSetAreIgnored) {
   events[0].events = events[1].events = EPOLLIN;
   events[0].data.ptr = const_cast<void*>(reactorState(a.ours));
   events[1].data.ptr = const_cast<void*>(reactorState(b.ours));
-  batch_->receiveReady(reactorEpollDescriptor(io_) + 1000, events, 2);
+  batch_->submitPass(reactorEpollDescriptor(io_) + 1000, events, 2);
   EXPECT_FALSE(batch_->holdsReceived(a.ours.native_handle()));
   ASSERT_TRUE(runUntilRead({&readA, &readB}));
   EXPECT_EQ(readA.text(), "a");
