@@ -37,8 +37,7 @@ IoBatch::IoBatch(boost::asio::io_context& io, std::unique_ptr<io_uring> ring, Op
     : io_(io), ring_(std::move(ring)), arena_(std::make_unique_for_overwrite<char[]>(kArenaBytes)),
       options_(options), reactorFd_(reactorEpollDescriptor(io)),
       slotArena_(
-          std::make_unique_for_overwrite<char[]>(options.receives ? kSlots * kMaxReceive : 0)),
-      slots_{} {
+          std::make_unique_for_overwrite<char[]>(options.receives ? kSlots * kMaxReceive : 0)) {
   queued_.reserve(kMaxSends);
   finished_.reserve(kMaxSends);
   running_.reserve(kMaxSends);

@@ -189,7 +189,7 @@ private:
   std::vector<int32_t> freeSlots_;
   std::vector<Expected> ready_;       // the pass's receives (collectReady())
   std::unique_ptr<char[]> slotArena_; // kSlots * kMaxReceive; untouched pages cost no memory
-  Slot slots_[kSlots];
+  Slot slots_[kSlots]{};
   uint64_t received_ = 0;
 };
 
