@@ -10,7 +10,8 @@ to the first setup, slice pair by slice pair (seconds apart).
 
   bench/peer/interleave.py [--proxy build/bin/fulcrum-proxy] [--rounds 10] [--slice 3]
       [--pin] SETUP...
-  SETUP: haproxy | fulcrum[:FLAGS]   e.g.  haproxy fulcrum "fulcrum:--send-batching off"
+  SETUP: haproxy | fulcrum[@BINARY][:FLAGS]   e.g.  haproxy fulcrum "fulcrum:--send-batching off"
+  fulcrum@/tmp/old-fulcrum-proxy: another build of fulcrum-proxy side by side (A/B of a change)
   --pin: the proxies on CPU 0, NGINX and wrk on CPU 1 (peer-bench's phase-1 layout); without it
   nothing is pinned.
 
@@ -56,9 +57,10 @@ def main():
             pin = scale.taskset(run.proxy_cpu)
             if kind == "haproxy":
                 name, proc, listen = workers.start_haproxy(run, backend_port, 1, prefix=pin)
-            elif kind == "fulcrum":
+            elif kind.partition("@")[0] == "fulcrum":
                 name, proc, listen = workers.start_fulcrum(run, backend_port, 1, prefix=pin,
-                                                           extra=flags.split(), tag=str(i))
+                                                           extra=flags.split(), tag=str(i),
+                                                           binary=kind.partition("@")[2] or None)
             else:
                 sys.exit(f"interleave.py: unknown setup {setup!r}")
             proxies.append((setup, proc, listen))

@@ -51,9 +51,10 @@ def switches(pid):
     return total
 
 
-def start_fulcrum(run, backend_port, workers, prefix=(), extra=(), tag=""):
-    """fulcrum-proxy with `workers` workers in front of `backend_port`, started under the command
-    `prefix` (e.g. taskset) with the flags `extra`: (name, process, listen address)."""
+def start_fulcrum(run, backend_port, workers, prefix=(), extra=(), tag="", binary=None):
+    """fulcrum-proxy (`binary`, default --proxy) with `workers` workers in front of
+    `backend_port`, started under the command `prefix` (e.g. taskset) with the flags `extra`:
+    (name, process, listen address)."""
     config = os.path.join(run.work, f"fulcrum-{workers}{tag}.yaml")
     with open(config, "w") as f:
         f.write("apiVersion: fulcrum/v1\n"
@@ -61,7 +62,7 @@ def start_fulcrum(run, backend_port, workers, prefix=(), extra=(), tag=""):
                 "routes:\n  - name: all\n    rules:\n      - backends: [{pool: p}]\n"
                 f"pools:\n  - name: p\n    endpoints:\n      - {{address: \"127.0.0.1:{backend_port}\"}}\n")
     name = f"fulcrum-{workers}w{tag}"
-    p = run.start([*prefix, run.args.proxy, "--config", config, "--workers", str(workers),
+    p = run.start([*prefix, binary or run.args.proxy, "--config", config, "--workers", str(workers),
                    "--admin", "127.0.0.1:0", "--id", name, *extra], name)
     out = os.path.join(run.work, name + ".out")
     deadline = time.monotonic() + 60
