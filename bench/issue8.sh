@@ -26,7 +26,8 @@ if want 1 || want 2 || want 5; then # keep-alive, connection per request, 2 work
 fi
 if want 1; then # keep-alive again, every proxy at once in interleaved slices (no drift)
   for pin in --pin ""; do
-    bench/peer/interleave.py $pin --rounds 8 haproxy fulcrum "fulcrum:--send-batching off" \
+    bench/peer/interleave.py $pin --rounds 8 haproxy fulcrum "fulcrum:--recv-batching off" \
+      "fulcrum:--recv-batching off --send-batching off" \
       >"$out/interleave$pin.log" 2>&1
     grep SUMMARY "$out/interleave$pin.log"
   done
