@@ -154,8 +154,8 @@ protected:
     }
     return false;
   }
-  // The readiness events the reactor's epoll set would report for `sockets`.
-  void receiveReady(std::initializer_list<tcp::socket*> sockets) {
+  // The pass an epoll_wait of the reactor's set that reported `sockets` readable would make.
+  void passWithReady(std::initializer_list<tcp::socket*> sockets) {
     std::vector<epoll_event> events;
     for (tcp::socket* socket : sockets) {
       epoll_event event{};
@@ -335,7 +335,7 @@ TEST_F(IoBatchTest, ReceivedBytesAreTakenInOrderPeekLeavesThemAndEndOfStreamFoll
   b.peer.write_some(boost::asio::buffer(std::string_view("b")));
   ASSERT_TRUE(arrived(a.ours, 11));
   ASSERT_TRUE(arrived(b.ours, 1));
-  receiveReady({&a.ours, &b.ours}); // what the epoll_wait that reports both would do
+  passWithReady({&a.ours, &b.ours}); // what the epoll_wait that reports both would do
   // The reads are abandoned: the recv() calls below are the readers now.
   a.ours.cancel();
   b.ours.cancel();
@@ -387,7 +387,7 @@ TEST_F(IoBatchTest, ClosingASocketDropsWhatWasReceivedForIt) {
   b.peer.write_some(boost::asio::buffer(std::string_view("b")));
   ASSERT_TRUE(arrived(a.ours, 11));
   ASSERT_TRUE(arrived(b.ours, 1));
-  receiveReady({&a.ours, &b.ours});
+  passWithReady({&a.ours, &b.ours});
   const int number = a.ours.native_handle();
   ASSERT_TRUE(batch_->holdsReceived(number));
   a.ours.close(); // close(2) on this thread
@@ -412,6 +412,31 @@ TEST_F(IoBatchTest, ClosingASocketDropsWhatWasReceivedForIt) {
   char buffer[4] = {};
   EXPECT_EQ(::recv(b.ours.native_handle(), buffer, sizeof buffer, 0), 1);
   EXPECT_EQ(buffer[0], 'b');
+}
+
+TEST_F(IoBatchTest, APassSendsAndReceivesInOneSubmission) {
+  Pair a = connect();
+  Pair b = connect();
+  Read read;
+  startRead(a.ours, read, 1024);
+  io_.poll();
+  a.peer.write_some(boost::asio::buffer(std::string_view("request")));
+  ASSERT_TRUE(arrived(a.ours, 7));
+  ASSERT_TRUE(queue(b.ours, "response", 5));
+  // One send and one receive: together they are worth a ring submission (either alone is not).
+  passWithReady({&a.ours});
+  EXPECT_EQ(batch_->sent(), 1u);
+  EXPECT_EQ(batch_->received(), 1u);
+  EXPECT_TRUE(batch_->holdsReceived(a.ours.native_handle()));
+  EXPECT_EQ(receive(b.peer, 8), "response");
+  a.ours.cancel();
+  ASSERT_TRUE(runUntil(1));
+  EXPECT_EQ(completions_[0].tag, 5u);
+  EXPECT_EQ(completions_[0].result, 8);
+  ASSERT_TRUE(runUntilRead({&read}));
+  char buffer[16] = {};
+  EXPECT_EQ(::recv(a.ours.native_handle(), buffer, sizeof buffer, 0), 7);
+  EXPECT_EQ(std::string_view(buffer, 7), "request");
 }
 
 TEST_F(IoBatchTest, EventsOfAnotherEpollSetAreIgnored) {
