@@ -141,6 +141,47 @@ protected:
     }
     return all();
   }
+  // A connection whose `ours` side has an announced read of up to `size` bytes queued in the
+  // reactor (nothing has arrived yet). Heap-allocated: the read's handler points into it.
+  struct Reading {
+    Pair pair;
+    Read read;
+  };
+  std::unique_ptr<Reading> reading(size_t size) {
+    auto r = std::make_unique<Reading>(Reading{connect(), {}});
+    startRead(r->pair.ours, r->read, size);
+    io_.poll(); // the read tries once and waits in the reactor
+    return r;
+  }
+  // The peer sends `text`; true once it has arrived at `ours` (nothing takes it).
+  static bool deliver(Pair& pair, std::string_view text) {
+    boost::asio::write(pair.peer, boost::asio::buffer(text));
+    return arrived(pair.ours, text.size());
+  }
+  // Cancels the pending reads (a closed socket's is cancelled already) and runs their aborted
+  // completions.
+  void abandon(std::initializer_list<Reading*> readings) {
+    std::vector<Read*> reads;
+    for (Reading* r : readings) {
+      boost::system::error_code ignored;
+      r->pair.ours.cancel(ignored);
+      reads.push_back(&r->read);
+    }
+    ASSERT_TRUE(runUntilRead(reads));
+  }
+  // Everything readable on `socket` now, through recv() (which takes a slot first).
+  static std::string takeAll(tcp::socket& socket) {
+    std::string all;
+    char buffer[4096];
+    for (;;) {
+      const ssize_t n = ::recv(socket.native_handle(), buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n <= 0) {
+        return all;
+      }
+      all.append(buffer, static_cast<size_t>(n));
+    }
+  }
+
   // Waits until the kernel holds `size` bytes for `socket` (without taking them).
   static bool arrived(tcp::socket& socket, size_t size) {
     std::vector<char> peek(size);
@@ -266,83 +307,57 @@ TEST_F(IoBatchTest, MessagesAboveTheLimitAreLeftToTheCaller) {
 // Receives
 
 TEST_F(IoBatchTest, SocketsReadyTogetherAreReceivedInOneBatchAndReadsGetTheirBytes) {
-  Pair a = connect();
-  Pair b = connect();
-  Read readA;
-  Read readB;
-  startRead(a.ours, readA, 1024);
-  startRead(b.ours, readB, 1024);
-  io_.poll(); // the reads try once and wait in the reactor
+  auto a = reading(1024);
+  auto b = reading(1024);
   const std::string_view headA = "GET /a HTTP/1.1\r\n\r\n";
   const std::string_view headB = "GET /b HTTP/1.1\r\n\r\n";
-  a.peer.write_some(boost::asio::buffer(headA));
-  b.peer.write_some(boost::asio::buffer(headB));
-  ASSERT_TRUE(arrived(a.ours, headA.size()));
-  ASSERT_TRUE(arrived(b.ours, headB.size()));
-  ASSERT_TRUE(runUntilRead({&readA, &readB}));
-  EXPECT_FALSE(readA.ec);
-  EXPECT_FALSE(readB.ec);
-  EXPECT_EQ(readA.text(), headA);
-  EXPECT_EQ(readB.text(), headB);
+  ASSERT_TRUE(deliver(a->pair, headA));
+  ASSERT_TRUE(deliver(b->pair, headB));
+  ASSERT_TRUE(runUntilRead({&a->read, &b->read}));
+  EXPECT_FALSE(a->read.ec);
+  EXPECT_FALSE(b->read.ec);
+  EXPECT_EQ(a->read.text(), headA);
+  EXPECT_EQ(b->read.text(), headB);
   EXPECT_EQ(batch_->received(), 2u) << "both reads should have come from one batch";
-  EXPECT_FALSE(batch_->holdsReceived(a.ours.native_handle()));
-  EXPECT_FALSE(batch_->holdsReceived(b.ours.native_handle()));
+  EXPECT_FALSE(batch_->holdsReceived(a->pair.ours.native_handle()));
+  EXPECT_FALSE(batch_->holdsReceived(b->pair.ours.native_handle()));
 }
 
 TEST_F(IoBatchTest, ASocketReadyAloneIsLeftToTheReactor) {
-  Pair a = connect();
-  Read read;
-  startRead(a.ours, read, 1024);
-  io_.poll();
-  a.peer.write_some(boost::asio::buffer(std::string_view("alone")));
-  ASSERT_TRUE(runUntilRead({&read}));
-  EXPECT_EQ(read.text(), "alone");
+  auto a = reading(1024);
+  ASSERT_TRUE(deliver(a->pair, "alone"));
+  ASSERT_TRUE(runUntilRead({&a->read}));
+  EXPECT_EQ(a->read.text(), "alone");
   EXPECT_EQ(batch_->received(), 0u);
 }
 
 TEST_F(IoBatchTest, AReadLargerThanASlotGetsEverythingTheKernelHeld) {
-  Pair a = connect();
-  Pair b = connect();
-  Read readA;
-  Read readB;
-  startRead(a.ours, readA, 65536);
-  startRead(b.ours, readB, 65536);
-  io_.poll();
+  auto a = reading(65536);
+  auto b = reading(65536);
   const std::string big(40000, 'x'); // more than a slot (IoBatch::kMaxReceive)
-  boost::asio::write(a.peer, boost::asio::buffer(big));
-  b.peer.write_some(boost::asio::buffer(std::string_view("small")));
-  ASSERT_TRUE(arrived(a.ours, big.size()));
-  ASSERT_TRUE(arrived(b.ours, 5));
-  ASSERT_TRUE(runUntilRead({&readA, &readB}));
+  ASSERT_TRUE(deliver(a->pair, big));
+  ASSERT_TRUE(deliver(b->pair, "small"));
+  ASSERT_TRUE(runUntilRead({&a->read, &b->read}));
   // A read shorter than asked means the kernel's queue was drained (net/read_speculation.h):
   // the slot's 16 KiB must be followed by the rest.
-  EXPECT_EQ(readA.bytes, big.size());
-  EXPECT_EQ(readA.text(), big);
-  EXPECT_EQ(readB.text(), "small");
+  EXPECT_EQ(a->read.bytes, big.size());
+  EXPECT_EQ(a->read.text(), big);
+  EXPECT_EQ(b->read.text(), "small");
   EXPECT_EQ(batch_->received(), 2u);
 }
 
 TEST_F(IoBatchTest, ReceivedBytesAreTakenInOrderPeekLeavesThemAndEndOfStreamFollows) {
-  Pair a = connect();
-  Pair b = connect();
-  Read readA;
-  Read readB;
-  startRead(a.ours, readA, 1024);
-  startRead(b.ours, readB, 1024);
-  io_.poll();
-  a.peer.write_some(boost::asio::buffer(std::string_view("hello world")));
-  a.peer.shutdown(tcp::socket::shutdown_send);
-  b.peer.write_some(boost::asio::buffer(std::string_view("b")));
-  ASSERT_TRUE(arrived(a.ours, 11));
-  ASSERT_TRUE(arrived(b.ours, 1));
-  passWithReady({&a.ours, &b.ours}); // what the epoll_wait that reports both would do
-  // The reads are abandoned: the recv() calls below are the readers now.
-  a.ours.cancel();
-  b.ours.cancel();
-  ASSERT_TRUE(runUntilRead({&readA, &readB}));
-  EXPECT_EQ(readA.ec, boost::asio::error::operation_aborted);
+  auto a = reading(1024);
+  auto b = reading(1024);
+  a->pair.peer.write_some(boost::asio::buffer(std::string_view("hello world")));
+  a->pair.peer.shutdown(tcp::socket::shutdown_send);
+  ASSERT_TRUE(arrived(a->pair.ours, 11));
+  ASSERT_TRUE(deliver(b->pair, "b"));
+  passWithReady({&a->pair.ours, &b->pair.ours}); // what the epoll_wait reporting both would do
+  abandon({a.get(), b.get()});                   // the recv() calls below are the readers now
+  EXPECT_EQ(a->read.ec, boost::asio::error::operation_aborted);
 
-  const int fd = a.ours.native_handle();
+  const int fd = a->pair.ours.native_handle();
   ASSERT_TRUE(batch_->holdsReceived(fd));
   char buffer[16] = {};
   EXPECT_EQ(::recv(fd, buffer, 5, MSG_PEEK), 5);
@@ -354,111 +369,78 @@ TEST_F(IoBatchTest, ReceivedBytesAreTakenInOrderPeekLeavesThemAndEndOfStreamFoll
   EXPECT_FALSE(batch_->holdsReceived(fd));
   // The end of stream came after the bytes: the socket reports it itself.
   EXPECT_EQ(::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT), 0);
-  EXPECT_EQ(::recv(b.ours.native_handle(), buffer, sizeof buffer, 0), 1);
-  EXPECT_EQ(buffer[0], 'b');
+  EXPECT_EQ(takeAll(b->pair.ours), "b");
 }
 
 TEST_F(IoBatchTest, AnEndOfStreamOrErrorIsReceivedAsSuch) {
-  Pair a = connect();
-  Pair b = connect();
-  Read readA;
-  Read readB;
-  startRead(a.ours, readA, 1024);
-  startRead(b.ours, readB, 1024);
-  io_.poll();
-  a.peer.shutdown(tcp::socket::shutdown_send);
+  auto a = reading(1024);
+  auto b = reading(1024);
+  a->pair.peer.shutdown(tcp::socket::shutdown_send);
   const linger reset{1, 0};
-  ::setsockopt(b.peer.native_handle(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
-  b.peer.close(); // RST (loopback delivers the FIN and the RST before these calls return)
-  ASSERT_TRUE(runUntilRead({&readA, &readB}));
-  EXPECT_EQ(readA.ec, boost::asio::error::eof);
-  EXPECT_EQ(readB.ec, boost::asio::error::connection_reset);
+  ::setsockopt(b->pair.peer.native_handle(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  b->pair.peer.close(); // RST (loopback delivers the FIN and the RST before these calls return)
+  ASSERT_TRUE(runUntilRead({&a->read, &b->read}));
+  EXPECT_EQ(a->read.ec, boost::asio::error::eof);
+  EXPECT_EQ(b->read.ec, boost::asio::error::connection_reset);
 }
 
 TEST_F(IoBatchTest, ClosingASocketDropsWhatWasReceivedForIt) {
-  Pair a = connect();
-  Pair b = connect();
-  Read readA;
-  Read readB;
-  startRead(a.ours, readA, 1024);
-  startRead(b.ours, readB, 1024);
-  io_.poll();
-  a.peer.write_some(boost::asio::buffer(std::string_view("stale bytes")));
-  b.peer.write_some(boost::asio::buffer(std::string_view("b")));
-  ASSERT_TRUE(arrived(a.ours, 11));
-  ASSERT_TRUE(arrived(b.ours, 1));
-  passWithReady({&a.ours, &b.ours});
-  const int number = a.ours.native_handle();
+  auto a = reading(1024);
+  auto b = reading(1024);
+  ASSERT_TRUE(deliver(a->pair, "stale bytes"));
+  ASSERT_TRUE(deliver(b->pair, "b"));
+  passWithReady({&a->pair.ours, &b->pair.ours});
+  const int number = a->pair.ours.native_handle();
   ASSERT_TRUE(batch_->holdsReceived(number));
-  a.ours.close(); // close(2) on this thread
+  a->pair.ours.close(); // close(2) on this thread
   EXPECT_FALSE(batch_->holdsReceived(number));
-  b.ours.cancel();
-  ASSERT_TRUE(runUntilRead({&readA, &readB}));
+  abandon({a.get(), b.get()});
 
   // A new connection likely reuses the number: it reads only its own bytes.
-  Pair c = connect();
-  Pair d = connect();
-  Read readC;
-  Read readD;
-  startRead(c.ours, readC, 1024);
-  startRead(d.ours, readD, 1024);
-  io_.poll();
-  c.peer.write_some(boost::asio::buffer(std::string_view("fresh")));
-  d.peer.write_some(boost::asio::buffer(std::string_view("d")));
-  ASSERT_TRUE(runUntilRead({&readC, &readD}));
-  const bool reused = c.ours.native_handle() == number || d.ours.native_handle() == number;
-  EXPECT_EQ(readC.text(), "fresh") << "descriptor " << number << " reused: " << reused;
-  EXPECT_EQ(readD.text(), "d");
-  char buffer[4] = {};
-  EXPECT_EQ(::recv(b.ours.native_handle(), buffer, sizeof buffer, 0), 1);
-  EXPECT_EQ(buffer[0], 'b');
+  auto c = reading(1024);
+  auto d = reading(1024);
+  ASSERT_TRUE(deliver(c->pair, "fresh"));
+  ASSERT_TRUE(deliver(d->pair, "d"));
+  ASSERT_TRUE(runUntilRead({&c->read, &d->read}));
+  const bool reused =
+      c->pair.ours.native_handle() == number || d->pair.ours.native_handle() == number;
+  EXPECT_EQ(c->read.text(), "fresh") << "descriptor " << number << " reused: " << reused;
+  EXPECT_EQ(d->read.text(), "d");
+  EXPECT_EQ(takeAll(b->pair.ours), "b");
 }
 
 TEST_F(IoBatchTest, APassSendsAndReceivesInOneSubmission) {
-  Pair a = connect();
+  auto a = reading(1024);
   Pair b = connect();
-  Read read;
-  startRead(a.ours, read, 1024);
-  io_.poll();
-  a.peer.write_some(boost::asio::buffer(std::string_view("request")));
-  ASSERT_TRUE(arrived(a.ours, 7));
+  ASSERT_TRUE(deliver(a->pair, "request"));
   ASSERT_TRUE(queue(b.ours, "response", 5));
   // One send and one receive: together they are worth a ring submission (either alone is not).
-  passWithReady({&a.ours});
+  passWithReady({&a->pair.ours});
   EXPECT_EQ(batch_->sent(), 1u);
   EXPECT_EQ(batch_->received(), 1u);
-  EXPECT_TRUE(batch_->holdsReceived(a.ours.native_handle()));
+  EXPECT_TRUE(batch_->holdsReceived(a->pair.ours.native_handle()));
   EXPECT_EQ(receive(b.peer, 8), "response");
-  a.ours.cancel();
   ASSERT_TRUE(runUntil(1));
   EXPECT_EQ(completions_[0].tag, 5u);
   EXPECT_EQ(completions_[0].result, 8);
-  ASSERT_TRUE(runUntilRead({&read}));
-  char buffer[16] = {};
-  EXPECT_EQ(::recv(a.ours.native_handle(), buffer, sizeof buffer, 0), 7);
-  EXPECT_EQ(std::string_view(buffer, 7), "request");
+  abandon({a.get()});
+  EXPECT_EQ(takeAll(a->pair.ours), "request");
 }
 
 TEST_F(IoBatchTest, EventsOfAnotherEpollSetAreIgnored) {
-  Pair a = connect();
-  Pair b = connect();
-  Read readA;
-  Read readB;
-  startRead(a.ours, readA, 1024);
-  startRead(b.ours, readB, 1024);
-  io_.poll();
-  a.peer.write_some(boost::asio::buffer(std::string_view("a")));
-  b.peer.write_some(boost::asio::buffer(std::string_view("b")));
-  ASSERT_TRUE(arrived(a.ours, 1));
-  ASSERT_TRUE(arrived(b.ours, 1));
+  auto a = reading(1024);
+  auto b = reading(1024);
+  ASSERT_TRUE(deliver(a->pair, "a"));
+  ASSERT_TRUE(deliver(b->pair, "b"));
   epoll_event events[2] = {};
   events[0].events = events[1].events = EPOLLIN;
-  events[0].data.ptr = const_cast<void*>(reactorState(a.ours));
-  events[1].data.ptr = const_cast<void*>(reactorState(b.ours));
+  events[0].data.ptr = const_cast<void*>(reactorState(a->pair.ours));
+  events[1].data.ptr = const_cast<void*>(reactorState(b->pair.ours));
   batch_->submitPass(reactorEpollDescriptor(io_) + 1000, events, 2);
-  EXPECT_FALSE(batch_->holdsReceived(a.ours.native_handle()));
-  ASSERT_TRUE(runUntilRead({&readA, &readB}));
-  EXPECT_EQ(readA.text(), "a");
+  EXPECT_FALSE(batch_->holdsReceived(a->pair.ours.native_handle()));
+  ASSERT_TRUE(runUntilRead({&a->read, &b->read}));
+  EXPECT_EQ(a->read.text(), "a");
+  EXPECT_EQ(b->read.text(), "b");
 }
 
 } // namespace
