@@ -113,6 +113,14 @@ int main(int argc, char** argv) {
                  "workers run: config work takes idle CPU before the workers' (0: same priority)")
       ->check(CLI::Range(0, 19))
       ->capture_default_str();
+  std::string configSched = "normal";
+  app.add_option("--config-sched", configSched,
+                 "scheduling policy of the main thread once the workers run: normal (with "
+                 "--config-nice) or idle (SCHED_IDLE: it runs only when a worker's CPU has "
+                 "nothing else to do, so config work never delays traffic, but a saturated "
+                 "worker delays revisions and admin requests)")
+      ->check(CLI::IsMember({"normal", "idle"}))
+      ->capture_default_str();
   app.add_option_function<double>(
          "--config-cpu-budget",
          [&options](double percent) { options.configCpuBudget = percent / 100.0; },
@@ -217,6 +225,7 @@ int main(int argc, char** argv) {
   }
   options.drainTimeout = *drain;
   options.metricsEndpointSeries = endpointSeries == "on";
+  options.configSchedIdle = configSched == "idle";
   options.sendBatching = sendBatching == "on";
   options.recvBatching = recvBatching == "on";
   const auto format = fulcrum::access_log::parseFormat(accessLogFormat);

@@ -1,5 +1,6 @@
 #include "proxy/server/server.h"
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -165,7 +166,13 @@ int Server::run() {
   // From here the main thread yields to the workers (and the health, log and exporter threads,
   // which exist already and keep their priority): config revisions are its CPU work, and
   // traffic comes first. Threads it starts later (the store's) inherit the value.
-  if (options_.configNice > 0) {
+  if (options_.configSchedIdle) {
+    const sched_param param{};
+    if (::sched_setscheduler(0, SCHED_IDLE, &param) != 0) {
+      logLine("fulcrum-proxy: --config-sched idle: {} (keeping the workers' priority)",
+              std::strerror(errno));
+    }
+  } else if (options_.configNice > 0) {
     if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.configNice) != 0) {
       logLine("fulcrum-proxy: --config-nice {}: {} (keeping the workers' priority)",
               options_.configNice, std::strerror(errno));

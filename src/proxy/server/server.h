@@ -40,6 +40,7 @@ struct ServerOptions {
   // validating and compiling a revision is the main thread's CPU work; at 10 it gets about a
   // tenth of a core the workers keep busy and all of an idle one. 0 = the workers' priority.
   int configNice = 10;
+  bool configSchedIdle = false; // the main thread SCHED_IDLE instead (configNice unused)
   // CPU-seconds per second the main thread may spend on revisions that keep coming (file changes,
   // store watch events), in (0, 1]: beyond it, the newest waits (ConfigPacer). 1 = unpaced.
   double configCpuBudget = 0.05;

@@ -267,6 +267,40 @@ class ConfigNiceTest(ft.TestCase):
         self.assertEqual(set(thread_nice(proxy.process.pid).values()), {0})
 
 
+class ConfigSchedTest(ft.TestCase):
+    """--config-sched idle: the main thread is SCHED_IDLE, the workers keep SCHED_OTHER."""
+
+    @staticmethod
+    def policies(pid):
+        """{tid: scheduling policy} (/proc/PID/task/TID/stat field 41; 0 OTHER, 5 IDLE)."""
+        out = {}
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                out[int(tid)] = int(f.read().rsplit(")", 1)[1].split()[38])
+        return out
+
+    def test_idle_main_thread_still_serves_and_applies(self):
+        _, echo = self.start_echo("a")
+        _, echo2 = self.start_echo("b")
+        proxy = start_proxy(self, simple_config([echo]), workers=2,
+                            extra=("--config-sched", "idle"))
+        policies = self.policies(proxy.process.pid)
+        self.assertEqual(policies[proxy.process.pid], 5, policies)
+        self.assertEqual({p for tid, p in policies.items() if tid != proxy.process.pid}, {0},
+                         policies)
+        status, _, _ = ft.http_request(proxy.addr, "GET", "/")
+        self.assertEqual(status, 200)
+        # Config work still happens (on idle CPU): a changed file is applied.
+        write_atomically(proxy.config_path, simple_config([echo2]))
+        ft.wait_until(lambda: ft.get_json(proxy.admin, "/pools")["pools"][0]["endpoints"][0]
+                      ["address"] == echo2, message="the new pool applied")
+
+    def test_normal_is_the_default(self):
+        _, echo = self.start_echo("a")
+        proxy = start_proxy(self, simple_config([echo]))
+        self.assertEqual(set(self.policies(proxy.process.pid).values()), {0})
+
+
 class ParkingTest(ft.TestCase):
     """Idle keep-alive connections give their session and buffers back (Worker::park)."""
 
