@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <system_error>
 
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
@@ -122,8 +123,8 @@ int Server::run() {
     return 2;
   }
   admin_ = std::make_unique<admin::AdminServer>(
-      io_, [this](const admin::AdminRequest& request, admin::Reply reply) {
-        handleAdmin(request, std::move(reply));
+      io_, [this](const admin::AdminRequest& request, const admin::Reply& reply) {
+        handleAdmin(request, reply);
       });
   auto adminPort = admin_->listen(adminAddress.value());
   if (!adminPort) {
@@ -170,12 +171,12 @@ int Server::run() {
     const sched_param param{};
     if (::sched_setscheduler(0, SCHED_IDLE, &param) != 0) {
       logLine("fulcrum-proxy: --config-sched idle: {} (keeping the workers' priority)",
-              std::strerror(errno));
+              std::system_category().message(errno));
     }
   } else if (options_.configNice > 0) {
     if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.configNice) != 0) {
       logLine("fulcrum-proxy: --config-nice {}: {} (keeping the workers' priority)",
-              options_.configNice, std::strerror(errno));
+              options_.configNice, std::system_category().message(errno));
     } else {
       requestShortSlice(options_.configNice);
     }
@@ -199,11 +200,11 @@ int Server::run() {
             accessLog_->requestReopen(); // logrotate: the writer reopens the path
           }
         } else if (draining_) {
-          logLine("fulcrum-proxy: second {} during drain: stopping now", strsignal(signal));
+          logLine("fulcrum-proxy: second {} during drain: stopping now", ::sigdescr_np(signal));
           finish();
           return;
         } else {
-          startDrain(strsignal(signal));
+          startDrain(::sigdescr_np(signal));
         }
         signals_.async_wait(onSignal);
       };
@@ -305,7 +306,7 @@ void Server::apply(ConfigCandidate candidate) {
     for (const auto& d : loaded.errors) {
       errors.push_back(d.format());
     }
-    refuse(candidate, std::move(errors));
+    refuse(candidate, errors);
     return;
   }
   if (current_ && loaded.hash == current_->hash) {
@@ -364,7 +365,7 @@ void Server::apply(ConfigCandidate candidate) {
   source_->applied(candidate);
 }
 
-void Server::refuse(const ConfigCandidate& candidate, std::vector<std::string> errors) {
+void Server::refuse(const ConfigCandidate& candidate, const std::vector<std::string>& errors) {
   ++reloadsFailed_;
   lastError_.clear();
   if (candidate.revision != 0 && !candidate.fromCache) {
@@ -541,7 +542,7 @@ void Server::collectWithHealth(
   });
 }
 
-void Server::handleAdmin(const admin::AdminRequest& request, admin::Reply reply) {
+void Server::handleAdmin(const admin::AdminRequest& request, const admin::Reply& reply) {
   if (request.method != "GET" && request.method != "HEAD") {
     reply({405, "text/plain; charset=utf-8", "method not allowed\n"});
     return;
@@ -563,21 +564,21 @@ void Server::handleAdmin(const admin::AdminRequest& request, admin::Reply reply)
     } else if (request.query.find("format=openmetrics") != std::string::npos) {
       format = stats::ExpositionFormat::OpenMetrics;
     }
-    collectWithHealth(
-        [this, reply, format](std::vector<WorkerReport> reports, health::MonitorReport health) {
-          reply({200, std::string(stats::contentType(format)),
-                 stats::renderExposition(buildFamilies(reports, health), format)});
-        });
+    collectWithHealth([this, reply, format](const std::vector<WorkerReport>& reports,
+                                            const health::MonitorReport& health) {
+      reply({200, std::string(stats::contentType(format)),
+             stats::renderExposition(buildFamilies(reports, health), format)});
+    });
   } else if (request.path == "/stats") {
-    collectWithHealth(
-        [this, reply](std::vector<WorkerReport> reports, health::MonitorReport health) {
-          reply({200, "application/json", stats::renderJson(buildFamilies(reports, health))});
-        });
+    collectWithHealth([this, reply](const std::vector<WorkerReport>& reports,
+                                    const health::MonitorReport& health) {
+      reply({200, "application/json", stats::renderJson(buildFamilies(reports, health))});
+    });
   } else if (request.path == "/pools") {
-    collectWithHealth(
-        [this, reply](std::vector<WorkerReport> reports, health::MonitorReport health) {
-          reply({200, "application/json", renderPools(reports, health)});
-        });
+    collectWithHealth([this, reply](const std::vector<WorkerReport>& reports,
+                                    const health::MonitorReport& health) {
+      reply({200, "application/json", renderPools(reports, health)});
+    });
   } else if (request.path == "/config") {
     reply({current_ ? 200u : 503u, "application/json", renderConfig()});
   } else {

@@ -77,7 +77,7 @@ private:
   // Applies or refuses a candidate from the config source: compile (here, off the workers),
   // listeners, publish; tells the source the outcome.
   void apply(ConfigCandidate candidate);
-  void refuse(const ConfigCandidate& candidate, std::vector<std::string> errors);
+  void refuse(const ConfigCandidate& candidate, const std::vector<std::string>& errors);
   struct OpenedListener {
     std::string name;
     std::string address;
@@ -93,7 +93,7 @@ private:
   void stopObservability();
   void startDrain(std::string_view why);
   void finish();
-  void handleAdmin(const admin::AdminRequest& request, admin::Reply reply);
+  void handleAdmin(const admin::AdminRequest& request, const admin::Reply& reply);
   void collect(std::function<void(std::vector<WorkerReport>)> done);
   // collect() plus a copy of the HealthMonitor's state (both replies arrive on the main thread).
   void
