@@ -8,8 +8,11 @@
 //   BM_NullSyscall      getppid(): entry and exit only.
 //   BM_SendEach/N       N small sends to N loopback connections, one sendto() each.
 //   BM_SendBatched/N    the same N sends as io_uring SQEs, submitted with one io_uring_enter().
-// Only the send phase is timed (manual time); the receiving ends are drained untimed, so both
-// variants leave the sockets in the same state. Loopback only; every socket is closed at the end.
+//   BM_RecvEach/N       N small receives from N loopback connections, one recvfrom() each.
+//   BM_RecvBatched/N    the same N receives as io_uring SQEs in one io_uring_enter().
+// Only the send (receive) phase is timed (manual time); the other ends are drained (filled)
+// untimed, so both variants leave the sockets in the same state. Loopback only; every socket is
+// closed at the end.
 
 #include <liburing.h>
 #include <netinet/in.h>
@@ -66,6 +69,14 @@ public:
     }
   }
   int out(size_t i) const { return out_[i]; }
+  int in(size_t i) const { return in_[i]; }
+  // One message on every reader, waiting in its receive queue.
+  void fill() {
+    const std::array<char, kMessage> message{};
+    for (const int fd : out_) {
+      ::send(fd, message.data(), message.size(), MSG_NOSIGNAL);
+    }
+  }
   void drain() {
     std::array<char, 4096> buffer{};
     for (const int fd : in_) {
@@ -139,5 +150,60 @@ void BM_SendBatched(benchmark::State& state) {
   ::io_uring_queue_exit(&ring);
 }
 BENCHMARK(BM_SendBatched)->Arg(1)->Arg(4)->Arg(8)->UseManualTime();
+
+void BM_RecvEach(benchmark::State& state) {
+  const auto count = static_cast<int>(state.range(0));
+  Pairs pairs(count);
+  std::array<char, 4096> buffer{};
+  for (auto _ : state) {
+    pairs.fill();
+    const auto start = Clock::now();
+    for (int i = 0; i < count; ++i) {
+      const long n = ::syscall(SYS_recvfrom, pairs.in(i), buffer.data(), buffer.size(),
+                               MSG_DONTWAIT, nullptr, nullptr);
+      if (n != static_cast<long>(kMessage)) {
+        state.SkipWithError("short or failed receive");
+      }
+    }
+    state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  state.SetItemsProcessed(state.iterations() * count);
+}
+BENCHMARK(BM_RecvEach)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->UseManualTime();
+
+void BM_RecvBatched(benchmark::State& state) {
+  const auto count = static_cast<int>(state.range(0));
+  Pairs pairs(count);
+  io_uring ring{};
+  if (::io_uring_queue_init(64, &ring, 0) != 0) {
+    state.SkipWithError("io_uring_queue_init failed (io_uring disabled?)");
+    return;
+  }
+  std::vector<std::array<char, 4096>> buffers(static_cast<size_t>(count));
+  for (auto _ : state) {
+    pairs.fill();
+    const auto start = Clock::now();
+    for (int i = 0; i < count; ++i) {
+      io_uring_sqe* sqe = ::io_uring_get_sqe(&ring);
+      ::io_uring_prep_recv(sqe, pairs.in(i), buffers[i].data(), buffers[i].size(), MSG_DONTWAIT);
+    }
+    ::io_uring_submit(&ring);
+    for (int done = 0; done < count;) {
+      io_uring_cqe* cqe = nullptr;
+      if (::io_uring_peek_cqe(&ring, &cqe) != 0 && ::io_uring_wait_cqe(&ring, &cqe) != 0) {
+        break;
+      }
+      if (cqe->res != static_cast<int>(kMessage)) {
+        state.SkipWithError("short or failed receive");
+      }
+      ::io_uring_cqe_seen(&ring, cqe);
+      ++done;
+    }
+    state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  state.SetItemsProcessed(state.iterations() * count);
+  ::io_uring_queue_exit(&ring);
+}
+BENCHMARK(BM_RecvBatched)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->UseManualTime();
 
 } // namespace
