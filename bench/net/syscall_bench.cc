@@ -91,6 +91,22 @@ private:
 
 using Clock = std::chrono::steady_clock;
 
+// Submits the `count` prepared SQEs and consumes their completions; false unless every one moved
+// a whole message.
+bool submitAndReap(io_uring& ring, int count) {
+  ::io_uring_submit(&ring);
+  bool whole = true;
+  for (int done = 0; done < count; ++done) {
+    io_uring_cqe* cqe = nullptr;
+    if (::io_uring_peek_cqe(&ring, &cqe) != 0 && ::io_uring_wait_cqe(&ring, &cqe) != 0) {
+      return false;
+    }
+    whole = whole && cqe->res == static_cast<int>(kMessage);
+    ::io_uring_cqe_seen(&ring, cqe);
+  }
+  return whole;
+}
+
 void BM_NullSyscall(benchmark::State& state) {
   for (auto _ : state) {
     benchmark::DoNotOptimize(::syscall(SYS_getppid));
@@ -131,17 +147,8 @@ void BM_SendBatched(benchmark::State& state) {
       ::io_uring_prep_send(sqe, pairs.out(i), message.data(), message.size(),
                            MSG_DONTWAIT | MSG_NOSIGNAL);
     }
-    ::io_uring_submit(&ring);
-    for (int done = 0; done < count;) {
-      io_uring_cqe* cqe = nullptr;
-      if (::io_uring_peek_cqe(&ring, &cqe) != 0 && ::io_uring_wait_cqe(&ring, &cqe) != 0) {
-        break;
-      }
-      if (cqe->res != static_cast<int>(kMessage)) {
-        state.SkipWithError("short or failed send");
-      }
-      ::io_uring_cqe_seen(&ring, cqe);
-      ++done;
+    if (!submitAndReap(ring, count)) {
+      state.SkipWithError("short or failed send");
     }
     state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
     pairs.drain();
@@ -187,17 +194,8 @@ void BM_RecvBatched(benchmark::State& state) {
       io_uring_sqe* sqe = ::io_uring_get_sqe(&ring);
       ::io_uring_prep_recv(sqe, pairs.in(i), buffers[i].data(), buffers[i].size(), MSG_DONTWAIT);
     }
-    ::io_uring_submit(&ring);
-    for (int done = 0; done < count;) {
-      io_uring_cqe* cqe = nullptr;
-      if (::io_uring_peek_cqe(&ring, &cqe) != 0 && ::io_uring_wait_cqe(&ring, &cqe) != 0) {
-        break;
-      }
-      if (cqe->res != static_cast<int>(kMessage)) {
-        state.SkipWithError("short or failed receive");
-      }
-      ::io_uring_cqe_seen(&ring, cqe);
-      ++done;
+    if (!submitAndReap(ring, count)) {
+      state.SkipWithError("short or failed receive");
     }
     state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
   }
