@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include "common/cooperative_yield.h"
 #include "config/lexical.h"
 
 namespace fulcrum::config {
@@ -22,6 +23,13 @@ std::string canonicalAddress(const SocketAddress& address) {
     return address.toString();
   }
   return fmt::format("[{}]:{}", text, address.port);
+}
+
+PlaceTable::~PlaceTable() {
+  for (Slot& s : slots_) {
+    yieldPoint();
+    s.place.reset();
+  }
 }
 
 uint64_t PlaceTable::hash(std::string_view key) {
@@ -79,10 +87,18 @@ void PlaceTable::reserve(size_t keys, size_t keyBytes) {
 }
 
 void PlaceTable::grow(size_t slots) {
-  std::vector<Slot> old(slots);
+  // Built slot by slot: the array is megabytes of fresh pages, faulted in as it is written, and
+  // one vector(n) would do all of it without a yield point (ADR 0018).
+  std::vector<Slot> old;
+  old.reserve(slots);
+  for (size_t i = 0; i < slots; ++i) {
+    yieldPoint();
+    old.emplace_back();
+  }
   old.swap(slots_);
   const size_t mask = slots_.size() - 1;
   for (Slot& s : old) {
+    yieldPoint();
     if (s.hash == 0) {
       continue;
     }

@@ -34,6 +34,14 @@ using PlacePtr = std::shared_ptr<const Place>;
 // 10k-route config registers ~2 keys per route on every load).
 class PlaceTable {
 public:
+  PlaceTable() = default;
+  PlaceTable(const PlaceTable&) = delete;
+  PlaceTable& operator=(const PlaceTable&) = delete;
+  PlaceTable(PlaceTable&&) noexcept = default;
+  PlaceTable& operator=(PlaceTable&&) noexcept = default;
+  // Releases the places with yield points between them (ADR 0018).
+  ~PlaceTable();
+
   // Registers `at` under `key` and returns null, or returns the place registered first.
   const PlacePtr* insert(std::string_view key, const PlacePtr& at);
   bool contains(std::string_view key) const;

@@ -23,8 +23,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "common/cooperative_yield.h"
 #include "config/cross_checks.h"
 #include "config/document.h"
 #include "config/reporter.h"
@@ -90,6 +92,7 @@ public:
   // Ends a load: what it did not keep is dropped.
   void endLoad() {
     previous_.clear();
+    spareText_ = std::move(previousTrail_.text);
     previousTrail_ = {};
   }
   // The previous load's trail, if its document was read by the JSON fast path.
@@ -97,7 +100,22 @@ public:
     return previousTrail_.routes.empty() ? nullptr : &previousTrail_;
   }
   // Keeps this load's trail for the next load (a document read completely by the fast path).
-  void keepTrail(JsonTrail trail) { trail_ = std::move(trail); }
+  // `text` is the document's text: copied into a buffer an earlier load's trail left (endLoad),
+  // which has the capacity already. A fresh megabytes-long string would be a new mapping,
+  // faulted in page by page in one stretch (~3 ms for 1.6 MB on the benchmark VM) while a worker
+  // on the same CPU waits (ADR 0018).
+  void keepTrail(std::string_view text, JsonTrail trail) {
+    trail.text = std::move(spareText_);
+    trail.text.clear();
+    trail.text.reserve(text.size());
+    constexpr size_t kPiece = size_t{64} * 1024;
+    for (size_t at = 0; at < text.size(); at += kPiece) {
+      yieldPoint(CooperativeYield::kStride); // a piece may fault in 16 fresh pages
+      trail.text.append(text.substr(at, kPiece));
+    }
+    spareText_ = {};
+    trail_ = std::move(trail);
+  }
   // True when the previous load has an entry for `key` (the JSON parser then skips the route).
   bool hasPrevious(const Key& key) const { return previous_.find(key) != nullptr; }
   // False on a first load (nothing to skip: the parser does not look for route ends then).
@@ -132,6 +150,11 @@ private:
       }
     }
     void clear() {
+      // Releasing 10^4 entries one cache miss each is a stretch of its own (ADR 0018).
+      for (Slot& s : slots_) {
+        yieldPoint();
+        s.entry.reset();
+      }
       std::vector<Slot>().swap(slots_);
       size_ = 0;
     }
@@ -177,10 +200,16 @@ private:
       std::shared_ptr<const Entry> entry; // null = empty
     };
     void rehash(size_t slots) {
-      std::vector<Slot> old(slots);
+      std::vector<Slot> old; // slot by slot, with yield points (see PlaceTable::grow)
+      old.reserve(slots);
+      for (size_t i = 0; i < slots; ++i) {
+        yieldPoint();
+        old.emplace_back();
+      }
       old.swap(slots_);
       const size_t mask = slots_.size() - 1;
       for (Slot& s : old) {
+        yieldPoint();
         if (s.entry == nullptr) {
           continue;
         }
@@ -200,6 +229,7 @@ private:
   Map entries_;
   JsonTrail previousTrail_;
   JsonTrail trail_;
+  std::string spareText_; // an earlier trail's text buffer, for keepTrail()
   size_t reused_ = 0;
   size_t decoded_ = 0;
 };

@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "common/address.h"
+#include "common/cooperative_yield.h"
 #include "config/document.h"
 #include "config/lexical.h"
 #include "config/units.h"
@@ -708,6 +709,7 @@ template <class F> void DocumentDecoder::forEach(NodeRef list, const std::string
     return;
   }
   for (size_t i = 0; i < list.size(); ++i) {
+    yieldPoint();
     fn(list.item(i), indexed(path, i), i);
   }
 }

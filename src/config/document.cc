@@ -14,6 +14,7 @@
 
 #include <xxhash.h>
 
+#include "common/cooperative_yield.h"
 #include "config/decode_cache.h"
 #include "config/lexical.h"
 
@@ -211,6 +212,7 @@ public:
 
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
+    yieldPoint(); // yaml-cpp's parse has no loop of ours; a long document has many scalars
     uint32_t index = addNode(NodeKind::Scalar, mark);
     auto& node = tree_.nodes_[index];
     node.first = static_cast<uint32_t>(tree_.scalars_.size());
@@ -403,9 +405,9 @@ public:
     }
   }
 
-  // The route elements this reader met (valid when read() returned true).
+  // The route elements this reader met (valid when read() returned true); without the text,
+  // which DecodeCache::keepTrail() copies.
   DecodeCache::JsonTrail takeTrail() {
-    trail_.text = text_;
     trail_.file = file_;
     return std::move(trail_);
   }
@@ -566,6 +568,7 @@ private:
       return true;
     }
     for (uint64_t index = 0;; ++index) {
+      yieldPoint();
       skipSpace();
       if (!element(index)) {
         return false;
@@ -904,7 +907,7 @@ ParseOutput parseYaml(std::string_view text, DecodeCache* cache, std::string_vie
       JsonReader reader(text, builder, cache, file);
       if (reader.read()) {
         if (cache != nullptr) {
-          cache->keepTrail(reader.takeTrail());
+          cache->keepTrail(text, reader.takeTrail());
         }
         return out;
       }

@@ -121,6 +121,13 @@ int main(int argc, char** argv) {
                  "worker delays revisions and admin requests)")
       ->check(CLI::IsMember({"normal", "idle"}))
       ->capture_default_str();
+  app.add_option_function<uint32_t>(
+         "--config-yield-us",
+         [&options](uint32_t us) { options.configYield = std::chrono::microseconds(us); },
+         "config work on the main thread (load, compile) yields its CPU to runnable workers "
+         "after running this many microseconds, so a request that arrives meanwhile waits at "
+         "most about that long for it (0: never yields). Default 200")
+      ->check(CLI::Range(0u, 1000000u));
   app.add_option_function<double>(
          "--config-cpu-budget",
          [&options](double percent) { options.configCpuBudget = percent / 100.0; },

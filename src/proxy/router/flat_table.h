@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/cooperative_yield.h"
 #include "common/large_memory.h"
 
 // xxhash inlined (static, namespaced by the header): hashing a short key is then a few
@@ -147,6 +148,7 @@ public:
   // `other`, so nothing is compared; their hashes are reused).
   template <class Keep> void copyFrom(const FlatTable& other, Keep keep) {
     for (const Slot& o : other.slots_) {
+      yieldPoint();
       if (o.hash == 0) {
         continue;
       }
@@ -177,6 +179,7 @@ public:
   // Replaces every value v by f(v). Build time only.
   template <class F> void updateValues(F f) {
     for (Slot& s : slots_) {
+      yieldPoint();
       if (s.hash != 0) {
         s.value = f(s.value);
       }
@@ -221,6 +224,7 @@ private:
   void rehash(const SlotVector& old) {
     size_t mask = slots_.size() - 1;
     for (const Slot& s : old) {
+      yieldPoint();
       if (s.hash == 0) {
         continue;
       }

@@ -30,6 +30,7 @@
 
 #include <re2/re2.h>
 
+#include "common/cooperative_yield.h"
 #include "proxy/router/flat_table.h"
 
 namespace fulcrum::router {
@@ -448,6 +449,7 @@ public:
     t_.nodes_.resize(mark.nodes);
     std::vector<uint32_t> depth(mark.nodes, 0); // a parent is made before its children
     for (uint32_t i = 0; i < mark.nodes; ++i) {
+      yieldPoint();
       const uint32_t parent = old.nodes_[i].parent;
       t_.nodes_[i].parent = parent;
       if (parent != UINT32_MAX) {
@@ -490,6 +492,7 @@ public:
       }
     };
     for (uint32_t n = 0; n < mark.nodes; ++n) {
+      yieldPoint();
       const Node& node = old.nodes_[n];
       entries(node.exact, n * kListKinds + kExactList);
       entries(node.prefix, n * kListKinds + kPrefixList);
@@ -569,11 +572,13 @@ public:
     }
     t_.lists_.reserve(grouped.size());
     for (uint32_t index : grouped) {
+      yieldPoint();
       const MatchSpec& spec = t_.specs_[index];
       bool conditions = !spec.headers.empty() || !spec.query.empty() || !spec.method.empty();
       t_.lists_.push_back(Candidate{&spec, spec.rule, spec.match, conditions});
     }
     for (size_t i = 0; i < t_.nodes_.size(); ++i) {
+      yieldPoint();
       const size_t list = i * kListKinds;
       Node& node = t_.nodes_[i];
       node.exact = Range{begin[list + kExactList], begin[list + kExactList + 1]};
@@ -796,6 +801,7 @@ void adoptRules(RouteTableImpl& table, const RouteTableImpl& old,
   table.cumulativeWeights_.insert(table.cumulativeWeights_.end(), old.cumulativeWeights_.begin(),
                                   old.cumulativeWeights_.begin() + mark.backends);
   for (uint32_t i = 0; i < mark.rules; ++i) {
+    yieldPoint();
     CompiledRule& rule = table.rules_.emplace_back(old.rules_[i]);
     rule.backends = {table.backends_.data() + (rule.backends.data() - old.backends_.data()),
                      rule.backends.size()};
@@ -804,6 +810,7 @@ void adoptRules(RouteTableImpl& table, const RouteTableImpl& old,
                               rule.cumulativeWeights.size()};
   }
   for (uint32_t i = 0; i < mark.specs; ++i) {
+    yieldPoint();
     MatchSpec& spec = table.specs_.emplace_back(old.specs_[i]);
     spec.rule = table.rules_.data() + (spec.rule - old.rules_.data());
   }
@@ -882,6 +889,7 @@ Result<RouteTablePtr> compileRouteTable(const config::Config& config,
   };
   std::vector<uint32_t> buckets;
   for (size_t r = first; r < config.routes.size(); ++r) {
+    yieldPoint();
     markNow();
     const config::Route& route = config.routes[r];
     // Error context, built only when there is an error (the compile runs once per route).

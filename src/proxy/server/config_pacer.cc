@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/cooperative_yield.h"
+
 namespace fulcrum::server {
 
 std::chrono::nanoseconds ConfigPacer::threadCpuTime() {
@@ -49,6 +51,7 @@ void ConfigPacer::charge(std::chrono::nanoseconds cpu) {
 
 void ConfigPacer::runNow(const std::function<void()>& work) {
   const auto before = cpu_();
+  CooperativeYield::restart(); // the thread's run starts here, not at its last yield
   work();
   charge(cpu_() - before);
 }

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/cooperative_yield.h"
 #include "config/loader.h"
 #include "proxy/net/listen_socket.h"
 #include "proxy/server/file_config_source.h"
@@ -167,6 +168,7 @@ int Server::run() {
   // From here the main thread yields to the workers (and the health, log and exporter threads,
   // which exist already and keep their priority): config revisions are its CPU work, and
   // traffic comes first. Threads it starts later (the store's) inherit the value.
+  CooperativeYield::enable(options_.configYield, time_);
   if (options_.configSchedIdle) {
     const sched_param param{};
     if (::sched_setscheduler(0, SCHED_IDLE, &param) != 0) {
@@ -631,6 +633,9 @@ std::vector<stats::Family> Server::buildFamilies(const std::vector<WorkerReport>
   add("fulcrum_config_paced_total", MetricType::Counter,
       "Config changes that waited for the config CPU budget (--config-cpu-budget)")
       .series.push_back({{}, static_cast<double>(pacer_.deferred()), {}});
+  add("fulcrum_config_yields_total", MetricType::Counter,
+      "Times config work paused to let runnable workers go first (--config-yield-us)")
+      .series.push_back({{}, static_cast<double>(CooperativeYield::yieldsTotal()), {}});
   add("fulcrum_config_superseded_total", MetricType::Counter,
       "Config changes replaced by a newer one while they waited for the budget")
       .series.push_back({{}, static_cast<double>(pacer_.superseded()), {}});

@@ -37,10 +37,14 @@ struct ServerOptions {
   std::string adminAddress = "127.0.0.1:9901";
   uint32_t workers = 1;
   // Nice value the main thread takes once the workers run (Linux: per thread). Loading,
-  // validating and compiling a revision is the main thread's CPU work; at 10 it gets about a
-  // tenth of a core the workers keep busy and all of an idle one. 0 = the workers' priority.
-  int configNice = 10;
+  // validating and compiling a revision is the main thread's CPU work; at 19 it gets ~1.5 % of
+  // a core the workers keep busy (10: about a tenth) and all of an idle one (ADR 0018). 0 = the
+  // workers' priority.
+  int configNice = 19;
   bool configSchedIdle = false; // the main thread SCHED_IDLE instead (configNice unused)
+  // Config work on the main thread yields its CPU after running this long, so that a worker
+  // woken on the same CPU goes first (common/cooperative_yield.h). 0 = never yields.
+  std::chrono::microseconds configYield{200};
   // CPU-seconds per second the main thread may spend on revisions that keep coming (file changes,
   // store watch events), in (0, 1]: beyond it, the newest waits (ConfigPacer). 1 = unpaced.
   double configCpuBudget = 0.05;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "common/cooperative_yield.h"
 #include "proxy/snapshot/reclaimer.h"
 
 namespace fulcrum::snapshot {
@@ -44,6 +45,7 @@ compileSnapshot(CompileInput input, stats::StatsSlots& slots,
     info.statsSlot = slots.pools.slotFor(pool.name);
     std::vector<lb::HostWeight> hosts;
     for (size_t i = 0; i < pool.endpoints.size(); ++i) {
+      yieldPoint();
       const auto& ep = pool.endpoints[i];
       auto addr = parseSocketAddress(ep.address);
       if (!addr) {
@@ -69,6 +71,7 @@ compileSnapshot(CompileInput input, stats::StatsSlots& slots,
   }
 
   for (const auto& route : cfg.routes) {
+    yieldPoint();
     snap->routeSlots.push_back(slots.routes.slotFor(route.name));
   }
   auto table = router::compileRouteTable(cfg, snap->routeSlots,
@@ -80,6 +83,7 @@ compileSnapshot(CompileInput input, stats::StatsSlots& slots,
 
   snap->ruleFilters.resize(cfg.routes.size());
   for (size_t r = 0; r < cfg.routes.size(); ++r) {
+    yieldPoint();
     const config::Route& route = cfg.routes[r];
     if (std::none_of(route.rules.begin(), route.rules.end(),
                      [](const config::Rule& rule) { return !rule.filters.empty(); })) {

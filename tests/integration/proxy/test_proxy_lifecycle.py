@@ -248,7 +248,7 @@ class ConfigNiceTest(ft.TestCase):
         _, echo = self.start_echo("a")
         proxy = start_proxy(self, simple_config([echo]), workers=2)
         nice = thread_nice(proxy.process.pid)
-        self.assertEqual(nice[proxy.process.pid], 10, nice)  # the default
+        self.assertEqual(nice[proxy.process.pid], 19, nice)  # the default
         others = [n for tid, n in nice.items() if tid != proxy.process.pid]
         self.assertGreaterEqual(len(others), 2, nice)  # two workers, the health thread
         self.assertEqual(set(others), {0}, nice)
@@ -299,6 +299,40 @@ class ConfigSchedTest(ft.TestCase):
         _, echo = self.start_echo("a")
         proxy = start_proxy(self, simple_config([echo]))
         self.assertEqual(set(self.policies(proxy.process.pid).values()), {0})
+
+
+class ConfigYieldTest(ft.TestCase):
+    """--config-yield-us: config work yields its CPU at yield points (CooperativeYield)."""
+
+    @staticmethod
+    def many_routes(n):
+        return "".join(f"  - name: r{i}\n    hostnames: [h{i}.test]\n"
+                       f"    rules:\n      - backends: [{{pool: p}}]\n" for i in range(n))
+
+    def test_config_work_yields_and_still_applies(self):
+        _, echo = self.start_echo("a")
+        # A 1 µs quantum: every clock read of the yield points yields.
+        proxy = start_proxy(self, simple_config([echo], routes=self.many_routes(2000)),
+                            extra=("--config-yield-us", "1"))
+        self.assertGreater(proxy.metric("fulcrum_config_yields_total"), 0)
+        status, _, _ = ft.http_request(proxy.addr, "GET", "/", headers={"Host": "h1999.test"})
+        self.assertEqual(status, 200)
+        # A revision is applied while it yields, and yields again.
+        before = proxy.metric("fulcrum_config_yields_total")
+        write_atomically(proxy.config_path,
+                         simple_config([echo], routes=self.many_routes(2001)))
+        ft.wait_until(lambda: ft.http_request(proxy.addr, "GET", "/",
+                                              headers={"Host": "h2000.test"})[0] == 200,
+                      message="the revision with route r2000 applied")
+        self.assertGreater(proxy.metric("fulcrum_config_yields_total"), before)
+
+    def test_zero_never_yields(self):
+        _, echo = self.start_echo("a")
+        proxy = start_proxy(self, simple_config([echo], routes=self.many_routes(2000)),
+                            extra=("--config-yield-us", "0"))
+        status, _, _ = ft.http_request(proxy.addr, "GET", "/", headers={"Host": "h1999.test"})
+        self.assertEqual(status, 200)
+        self.assertEqual(proxy.metric("fulcrum_config_yields_total"), 0)
 
 
 class ParkingTest(ft.TestCase):
