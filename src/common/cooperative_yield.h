@@ -19,7 +19,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "common/time_source.h"
 
@@ -68,6 +70,19 @@ inline void yieldPoint(uint32_t weight = 1) {
   if (state.countdown != 0) {
     CooperativeYield::slowPath();
   }
+}
+
+// `n` value-initialized elements, constructed one by one after a yield point each. A table of
+// megabytes is fresh pages, faulted in as it is written; std::vector<T>(n) would do all of that
+// in one call, without a point.
+template <class T> std::vector<T> vectorWithYieldPoints(size_t n) {
+  std::vector<T> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    yieldPoint();
+    out.emplace_back();
+  }
+  return out;
 }
 
 } // namespace fulcrum

@@ -87,14 +87,7 @@ void PlaceTable::reserve(size_t keys, size_t keyBytes) {
 }
 
 void PlaceTable::grow(size_t slots) {
-  // Built slot by slot: the array is megabytes of fresh pages, faulted in as it is written, and
-  // one vector(n) would do all of it without a yield point (ADR 0018).
-  std::vector<Slot> old;
-  old.reserve(slots);
-  for (size_t i = 0; i < slots; ++i) {
-    yieldPoint();
-    old.emplace_back();
-  }
+  std::vector<Slot> old = vectorWithYieldPoints<Slot>(slots);
   old.swap(slots_);
   const size_t mask = slots_.size() - 1;
   for (Slot& s : old) {

@@ -200,12 +200,7 @@ private:
       std::shared_ptr<const Entry> entry; // null = empty
     };
     void rehash(size_t slots) {
-      std::vector<Slot> old; // slot by slot, with yield points (see PlaceTable::grow)
-      old.reserve(slots);
-      for (size_t i = 0; i < slots; ++i) {
-        yieldPoint();
-        old.emplace_back();
-      }
+      std::vector<Slot> old = vectorWithYieldPoints<Slot>(slots);
       old.swap(slots_);
       const size_t mask = slots_.size() - 1;
       for (Slot& s : old) {

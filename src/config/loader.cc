@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include "common/cooperative_yield.h"
 #include "config/cross_checks.h"
 #include "config/decoder.h"
 #include "config/document.h"

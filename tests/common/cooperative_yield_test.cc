@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -74,6 +75,18 @@ TEST_F(CooperativeYieldTest, RestartStartsTheQuantumAfresh) {
   EXPECT_EQ(yieldsOver(10 * CooperativeYield::kStride), 0u);
   time_.now += microseconds(50);
   EXPECT_EQ(yieldsOver(CooperativeYield::kStride), 1u);
+}
+
+TEST_F(CooperativeYieldTest, VectorWithYieldPointsIsValueInitialized) {
+  CooperativeYield::enable(microseconds(200), time_);
+  time_.now += microseconds(200);
+  const uint64_t before = CooperativeYield::yieldsTotal();
+  const size_t n = size_t{10} * CooperativeYield::kStride;
+  const auto v = vectorWithYieldPoints<uint64_t>(n);
+  EXPECT_EQ(v, std::vector<uint64_t>(n, 0));
+  // Its points ran: the quantum had passed, so the first clock read yielded (once; the manual
+  // clock then stands still).
+  EXPECT_EQ(CooperativeYield::yieldsTotal() - before, 1u);
 }
 
 TEST_F(CooperativeYieldTest, PerThread) {
