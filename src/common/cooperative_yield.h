@@ -31,10 +31,13 @@ class CooperativeYield {
 public:
   // Calls between two clock reads. A yield point costs a decrement and a branch otherwise.
   static constexpr uint32_t kStride = 32;
+  // The calling thread's timer slack while yield points are enabled (ns).
+  static constexpr unsigned long kNapSlackNs = 1000; // NOLINT(google-runtime-int): prctl's type
 
   // Enables yield points on the calling thread: yield once the thread has run `quantum` since
   // its last yield. `time` must outlive the thread's use of yield points. A zero quantum
-  // disables them.
+  // disables them. Also sets the thread's timer slack to kNapSlackNs (all its timed waits
+  // then wake within a microsecond of their deadline); disable() restores the default.
   static void enable(std::chrono::nanoseconds quantum, const TimeSource& time);
   static void disable();
 
