@@ -9,9 +9,10 @@
 // running thread keeps the CPU until the next tick, up to 4 ms, and that wait lands in the
 // request's latency. Loops of such work call yieldPoint() (per route, per table slot); every
 // kStride calls it reads the clock, and once the thread has run `quantum` since its last yield it
-// naps for a microsecond (nanosleep), which lets a runnable worker on the same CPU go first.
+// calls sched_yield(), which lets a runnable worker on the same CPU go first (EEVDF moves the
+// yielding thread's deadline back). When nothing else is runnable sched_yield() returns at once.
 // This is not a priority: unlike SCHED_IDLE it cannot starve the thread (the scheduler's
-// fairness still gives it its share), and it costs wall time, not CPU.
+// fairness still gives it its share).
 //
 // Thread-safety: the state is per thread (thread_local); a thread enables its own yield points.
 // Disabled by default, so code shared with tools and tests runs as before. yieldsTotal() is
@@ -31,13 +32,10 @@ class CooperativeYield {
 public:
   // Calls between two clock reads. A yield point costs a decrement and a branch otherwise.
   static constexpr uint32_t kStride = 32;
-  // The calling thread's timer slack while yield points are enabled (ns).
-  static constexpr unsigned long kNapSlackNs = 1000; // NOLINT(google-runtime-int): prctl's type
 
   // Enables yield points on the calling thread: yield once the thread has run `quantum` since
   // its last yield. `time` must outlive the thread's use of yield points. A zero quantum
-  // disables them. Also sets the thread's timer slack to kNapSlackNs (all its timed waits
-  // then wake within a microsecond of their deadline); disable() restores the default.
+  // disables them.
   static void enable(std::chrono::nanoseconds quantum, const TimeSource& time);
   static void disable();
 

@@ -1,7 +1,5 @@
 #include "common/cooperative_yield.h"
 
-#include <sys/prctl.h>
-
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -89,15 +87,6 @@ TEST_F(CooperativeYieldTest, VectorWithYieldPointsIsValueInitialized) {
   // Its points ran: the quantum had passed, so the first clock read yielded (once; the manual
   // clock then stands still).
   EXPECT_EQ(CooperativeYield::yieldsTotal() - before, 1u);
-}
-
-TEST_F(CooperativeYieldTest, NapsWithAMicrosecondOfTimerSlack) {
-  const int before = ::prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
-  CooperativeYield::enable(microseconds(200), time_);
-  EXPECT_EQ(::prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0),
-            static_cast<int>(CooperativeYield::kNapSlackNs));
-  CooperativeYield::disable();
-  EXPECT_EQ(::prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), before); // the default again
 }
 
 TEST_F(CooperativeYieldTest, PerThread) {

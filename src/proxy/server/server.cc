@@ -634,7 +634,7 @@ std::vector<stats::Family> Server::buildFamilies(const std::vector<WorkerReport>
       "Config changes that waited for the config CPU budget (--config-cpu-budget)")
       .series.push_back({{}, static_cast<double>(pacer_.deferred()), {}});
   add("fulcrum_config_yields_total", MetricType::Counter,
-      "Times config work paused to let runnable workers go first (--config-yield-us)")
+      "Times config work yielded to let runnable workers go first (--config-yield-us)")
       .series.push_back({{}, static_cast<double>(CooperativeYield::yieldsTotal()), {}});
   add("fulcrum_config_superseded_total", MetricType::Counter,
       "Config changes replaced by a newer one while they waited for the budget")
