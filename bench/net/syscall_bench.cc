@@ -91,6 +91,31 @@ private:
 
 using Clock = std::chrono::steady_clock;
 
+// A 64-entry io_uring for one benchmark, exited with it. When the kernel refuses one (io_uring
+// disabled), the benchmark is skipped with the reason and ok() is false.
+class Ring {
+public:
+  explicit Ring(benchmark::State& state) : ok_(::io_uring_queue_init(64, &ring_, 0) == 0) {
+    if (!ok_) {
+      state.SkipWithError("io_uring_queue_init failed (io_uring disabled?)");
+    }
+  }
+  ~Ring() {
+    if (ok_) {
+      ::io_uring_queue_exit(&ring_);
+    }
+  }
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  bool ok() const { return ok_; }
+  io_uring& get() { return ring_; }
+
+private:
+  io_uring ring_{}; // before ok_: the constructor initializes it first
+  bool ok_;
+};
+
 // Submits the `count` prepared SQEs and consumes their completions; false unless every one moved
 // a whole message.
 bool submitAndReap(io_uring& ring, int count) {
@@ -134,27 +159,25 @@ BENCHMARK(BM_SendEach)->Arg(1)->Arg(4)->Arg(8)->UseManualTime();
 void BM_SendBatched(benchmark::State& state) {
   const auto count = static_cast<int>(state.range(0));
   Pairs pairs(count);
-  io_uring ring{};
-  if (::io_uring_queue_init(64, &ring, 0) != 0) {
-    state.SkipWithError("io_uring_queue_init failed (io_uring disabled?)");
+  Ring ring(state);
+  if (!ring.ok()) {
     return;
   }
   const std::array<char, kMessage> message{};
   for (auto _ : state) {
     const auto start = Clock::now();
     for (int i = 0; i < count; ++i) {
-      io_uring_sqe* sqe = ::io_uring_get_sqe(&ring);
+      io_uring_sqe* sqe = ::io_uring_get_sqe(&ring.get());
       ::io_uring_prep_send(sqe, pairs.out(i), message.data(), message.size(),
                            MSG_DONTWAIT | MSG_NOSIGNAL);
     }
-    if (!submitAndReap(ring, count)) {
+    if (!submitAndReap(ring.get(), count)) {
       state.SkipWithError("short or failed send");
     }
     state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
     pairs.drain();
   }
   state.SetItemsProcessed(state.iterations() * count);
-  ::io_uring_queue_exit(&ring);
 }
 BENCHMARK(BM_SendBatched)->Arg(1)->Arg(4)->Arg(8)->UseManualTime();
 
@@ -181,9 +204,8 @@ BENCHMARK(BM_RecvEach)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->UseManualTime();
 void BM_RecvBatched(benchmark::State& state) {
   const auto count = static_cast<int>(state.range(0));
   Pairs pairs(count);
-  io_uring ring{};
-  if (::io_uring_queue_init(64, &ring, 0) != 0) {
-    state.SkipWithError("io_uring_queue_init failed (io_uring disabled?)");
+  Ring ring(state);
+  if (!ring.ok()) {
     return;
   }
   std::vector<std::array<char, 4096>> buffers(static_cast<size_t>(count));
@@ -191,16 +213,15 @@ void BM_RecvBatched(benchmark::State& state) {
     pairs.fill();
     const auto start = Clock::now();
     for (int i = 0; i < count; ++i) {
-      io_uring_sqe* sqe = ::io_uring_get_sqe(&ring);
+      io_uring_sqe* sqe = ::io_uring_get_sqe(&ring.get());
       ::io_uring_prep_recv(sqe, pairs.in(i), buffers[i].data(), buffers[i].size(), MSG_DONTWAIT);
     }
-    if (!submitAndReap(ring, count)) {
+    if (!submitAndReap(ring.get(), count)) {
       state.SkipWithError("short or failed receive");
     }
     state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
   }
   state.SetItemsProcessed(state.iterations() * count);
-  ::io_uring_queue_exit(&ring);
 }
 BENCHMARK(BM_RecvBatched)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->UseManualTime();
 
