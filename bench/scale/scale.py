@@ -12,7 +12,9 @@ fixed time per scenario, reporting requests/s, p50/p99 latency, proxy CPU per re
                  4096 entries, and wrk shares its CPU with the backend
   endpoints-E    10 routes, one round-robin pool of E endpoints (E NGINX ports)
   churn-N        as routes-N while the config file is rewritten RATE times a second (atomic
-                 rename; the proxy reloads it through inotify), against the same quiet run
+                 rename; the proxy reloads it through inotify), against the same quiet run;
+                 with --interleave also against "decoy" slices, where the same writes go to a
+                 file the proxy does not watch (what the writes alone cost the load)
 
 Pinning (when the machine has 2+ CPUs): the proxy on CPU 0, NGINX and wrk on CPU 1.
 Only loopback is used; every process is started here, stopped by PID, and every run is bounded
@@ -20,7 +22,8 @@ by wrk's duration. Results go to stdout as `RESULT <scenario> <metric> <value>` 
 run also reports changes_written (and per second), reloads_applied (worker config_applied delta)
 and main_cpu_ms_per_revision (the proxy main thread's utime+stime over the run divided by the
 applied revisions: what one revision costs the CPU the worker shares). The churn writer cycles
-through configs serialised before the run and runs on the load CPU.
+through configs serialised before the run and runs on the load CPU. Interleaved runs also
+report the worker's run-queue wait per second and CPU per request (its /proc schedstat).
 
 Example (docs/performance.md):
   bench/scale/scale.py --proxy build/bin/fulcrum-proxy --routes 10,10000,100000 \\
@@ -230,10 +233,15 @@ def parse_wrk(text):
     return r
 
 
-def applied(admin):
+def metric_value(admin, name):
+    """An unlabelled series of the proxy's /metrics (0 when absent)."""
     text = urllib.request.urlopen(f"http://{admin}/metrics", timeout=5).read().decode()
-    m = re.search(r"^fulcrum_worker_config_applied_total (\d+)", text, re.M)
-    return int(m.group(1)) if m else 0
+    m = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.M)
+    return float(m.group(1)) if m else 0
+
+
+def applied(admin):
+    return int(metric_value(admin, "fulcrum_worker_config_applied_total"))
 
 
 def scenario(run, name, routes, endpoints, churn_rate=0):
@@ -296,10 +304,28 @@ def report(name, key, value):
           else f"RESULT {name} {key} {value}", flush=True)
 
 
+def worker_schedstat(pid):
+    """(on-CPU ns, run-queue wait ns) of the proxy's first worker thread ("worker-0"): the wait is
+    time it was runnable while another thread (the main thread's config work, a kernel thread,
+    softirqs) had its CPU. /proc/PID/task/TID/schedstat (CONFIG_SCHED_INFO); None without it."""
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() == "worker-0":
+                    with open(f"/proc/{pid}/task/{tid}/schedstat") as g:
+                        fields = g.read().split()
+                        return int(fields[0]), int(fields[1])
+    except OSError:
+        pass
+    return None
+
+
 def load_slice(run, proxy, listen, routes, seconds, start=None, stop=None):
-    """One wrk slice against `proxy`: parse_wrk's fields and the proxy's CPU per request over the
-    slice (from before `start()` to after `stop()`, when given)."""
+    """One wrk slice against `proxy`: parse_wrk's fields, the proxy's CPU per request, its
+    worker's CPU per request and run-queue wait per second over the slice (from before `start()`
+    to after `stop()`, when given)."""
     t0 = cpu_ticks(proxy.pid)
+    q0, q_started = worker_schedstat(proxy.pid), time.monotonic()
     if start:
         start()
     w0 = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child waited for here
@@ -309,6 +335,12 @@ def load_slice(run, proxy, listen, routes, seconds, start=None, stop=None):
         stop()
     r["cpu_us_per_req"] = ((cpu_ticks(proxy.pid) - t0) / os.sysconf("SC_CLK_TCK")
                            / max(1, r["requests"]) * 1e6)
+    q1 = worker_schedstat(proxy.pid)
+    known = q0 is not None and q1 is not None
+    r["worker_wait_ms_per_s"] = ((q1[1] - q0[1]) / 1e6 / (time.monotonic() - q_started)
+                                 if known else float("nan"))
+    r["worker_cpu_us_per_req"] = ((q1[0] - q0[0]) / 1e3 / max(1, r["requests"])
+                                  if known else float("nan"))
     # the load generator's own cost: it should not differ between configurations
     r["wrk_cpu_us_per_req"] = ((w1.ru_utime - w0.ru_utime + w1.ru_stime - w0.ru_stime)
                                / max(1, r["requests"]) * 1e6)
@@ -405,53 +437,85 @@ def settle(proxy, limit=20):
 
 def interleaved_churn(run, routes, rounds, seconds, rate):
     """Target 7 without the VM's drift: a quiet proxy and a churned proxy on the same config, both
-    pinned to the proxy CPU, loaded in alternating slices (the order rotates each round); the
-    churn writer runs only during the churned proxy's slices. Every slice ends when its proxy's
-    main thread has been idle for a second (settle), churned or not, so both kinds start from the
-    same state. Paired ratios churn/quiet per round and their median."""
+    pinned to the proxy CPU, loaded in slices of three kinds, round after round (the order
+    rotates each round):
+      quiet  the quiet proxy, nothing written;
+      decoy  the quiet proxy while the writer makes the churn's writes to a file no proxy
+             watches (a control: what the writes alone cost the load CPU, the page cache and the
+             disk's writeback; --no-decoy leaves these slices out);
+      churn  the churned proxy while the writer rewrites its config.
+    Every slice ends when its proxy's main thread has been idle for a second (settle), so all
+    start from the same state. Paired ratios per round and their medians: churn/quiet (the
+    target's figure), decoy/quiet (the writes alone) and churn/decoy (the proxy's own share)."""
     ports = free_ports(3)
     nginx = run.start_nginx(ports)
     procs = []
     try:
         variants = [run.config_text(routes, ports, v) for v in range(1, CHURN_VARIANTS + 1)]
-        setups = []
+        setups = {}
         for name in ("quiet", "churn"):
             config = os.path.join(run.work, f"{name}.json")
             run.write_config(config, routes, ports)
             proxy, listen, admin = run.start_proxy(config, name)
             procs.append(proxy)
             run.wrk(f"http://{listen}/", routes, 2)  # warm up
-            setups.append((name, proxy, listen, admin, config))
-        writer = ChurnWriter(run, setups[1][4], variants, rate)
-        results = {"quiet": [], "churn": []}
+            setups[name] = (proxy, listen, admin, config)
+        os.makedirs(os.path.join(run.work, "decoy"), exist_ok=True)
+        decoy = os.path.join(run.work, "decoy", "churn.json")
+        writer = ChurnWriter(run, setups["churn"][3], variants, rate)
+        kinds = ["quiet", "churn"] if run.args.no_decoy else ["quiet", "decoy", "churn"]
+        results = {kind: [] for kind in kinds}
+
+        def start_writer(path):
+            writer.path = path
+            writer.start()
 
         def stop_writer(proxy):
             writer.stop()
             settle(proxy)
 
-        # Every slice ends with `settle`, so both kinds start after the same idle second (a
-        # slice that starts on a vCPU idle for a while runs slower at first).
         for rnd in range(rounds):
-            for name, proxy, listen, admin, _ in (setups if rnd % 2 == 0 else setups[::-1]):
+            for kind in kinds[rnd % len(kinds):] + kinds[:rnd % len(kinds)]:
+                proxy, listen, admin, config = setups["churn" if kind == "churn" else "quiet"]
                 applied0, changes0 = applied(admin), writer.changes
-                churned = name == "churn"
+                written = {"quiet": None, "decoy": decoy, "churn": config}[kind]
                 r = load_slice(run, proxy, listen, routes, seconds,
-                               start=writer.start if churned else None,
-                               stop=(lambda p=proxy: stop_writer(p)) if churned
+                               start=(lambda w=written: start_writer(w)) if written else None,
+                               stop=(lambda p=proxy: stop_writer(p)) if written
                                else (lambda p=proxy: settle(p)))
                 r["reloads_applied"] = applied(admin) - applied0
                 r["changes_written"] = writer.changes - changes0
-                results[name].append(r)
-                for key in ("rps", "p99_ms", "errors", "reloads_applied", "changes_written"):
-                    report(f"{name}-{routes}", f"round{rnd + 1}_{key}", r[key])
-        for key in ("rps", "p99_ms", "cpu_us_per_req"):
-            print(f"SUMMARY churn-{routes} {key} quiet_median "
-                  f"{median([x[key] for x in results['quiet']]):.3f} churn_median "
-                  f"{median([x[key] for x in results['churn']]):.3f} paired_ratio "
-                  f"{paired(results['churn'], results['quiet'], key)}", flush=True)
-        for key in ("errors", "reloads_applied", "changes_written"):
-            print(f"SUMMARY churn-{routes} {key} {sum(x[key] for x in results['churn'])}",
-                  flush=True)
+                results[kind].append(r)
+                for key in ("rps", "p99_ms", "errors", "reloads_applied", "changes_written",
+                            "worker_wait_ms_per_s"):
+                    report(f"{kind}-{routes}", f"round{rnd + 1}_{key}", r[key])
+        pairs = [("churn", "quiet")]
+        if "decoy" in results:
+            pairs += [("decoy", "quiet"), ("churn", "decoy")]
+        for key in ("rps", "p99_ms", "cpu_us_per_req", "worker_cpu_us_per_req",
+                    "worker_wait_ms_per_s"):
+            medians = " ".join(f"{kind}_median {median([x[key] for x in results[kind]]):.3f}"
+                               for kind in kinds)
+            print(f"SUMMARY churn-{routes} {key} {medians}", flush=True)
+            for a, b in pairs:
+                print(f"SUMMARY churn-{routes} {key} {a}/{b} paired_ratio "
+                      f"{paired(results[a], results[b], key)}", flush=True)
+        # What the writes and the config work add to the worker's run-queue wait, slice pair by
+        # slice pair: CPU time others took on its core while it was runnable.
+        for a, b in pairs:
+            added = [x["worker_wait_ms_per_s"] - y["worker_wait_ms_per_s"]
+                     for x, y in zip(results[a], results[b])]
+            print(f"SUMMARY churn-{routes} worker_wait_ms_per_s {a}-{b} paired_difference median "
+                  f"{median(added):.3f} range {min(added):.3f}-{max(added):.3f}", flush=True)
+        for kind in kinds:
+            for key in ("errors", "reloads_applied", "changes_written"):
+                print(f"SUMMARY churn-{routes} {kind} {key} "
+                      f"{sum(x[key] for x in results[kind])}", flush=True)
+        # How the churned proxy's config work was scheduled (whole run, warm-up included).
+        admin = setups["churn"][2]
+        for name in ("fulcrum_config_yields_total", "fulcrum_config_cpu_seconds_total",
+                     "fulcrum_config_paced_total", "fulcrum_config_superseded_total"):
+            print(f"SUMMARY churn-{routes} {name} {metric_value(admin, name):g}", flush=True)
     finally:
         for proxy in procs:
             run.stop(proxy)
@@ -473,6 +537,9 @@ def main():
                     help="routes/endpoints scenarios: all proxies at once, ROUNDS rounds of "
                     "--slice seconds each, paired ratios (see interleaved())")
     ap.add_argument("--slice", type=int, default=3, help="seconds per slice with --interleave")
+    ap.add_argument("--no-decoy", action="store_true",
+                    help="interleaved churn without the decoy slices (the writes to an unwatched "
+                    "file, the control)")
     ap.add_argument("--proxy-arg", action="append", default=[],
                     help="extra fulcrum-proxy argument (repeat), e.g. --proxy-arg=--config-nice=0")
     args = ap.parse_args()

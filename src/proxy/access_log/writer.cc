@@ -1,6 +1,7 @@
 #include "proxy/access_log/writer.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -48,6 +49,7 @@ AccessLogWriter::~AccessLogWriter() {
 
 void AccessLogWriter::start() {
   thread_ = std::thread([this] { run(); });
+  (void)::pthread_setname_np(thread_.native_handle(), "access-log");
 }
 
 void AccessLogWriter::stop() {

@@ -1,5 +1,7 @@
 #include "proxy/health/monitor.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -68,6 +70,7 @@ HealthMonitor::~HealthMonitor() {
 
 void HealthMonitor::start() {
   thread_ = std::thread([this] { io_.run(); });
+  (void)::pthread_setname_np(thread_.native_handle(), "health");
 }
 
 void HealthMonitor::stop() {

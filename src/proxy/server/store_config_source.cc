@@ -1,5 +1,7 @@
 #include "proxy/server/store_config_source.h"
 
+#include <pthread.h>
+
 #include <cstdio>
 
 #include <boost/asio/post.hpp>
@@ -73,6 +75,7 @@ Result<bool> StoreConfigSource::start(const SourceContext& context, Deliver deli
     probe_ = true; // the boot probe: is there a current revision, can we reach the store?
   }
   reporter_ = std::thread([this] { runReporter(); });
+  (void)::pthread_setname_np(reporter_.native_handle(), "store-reporter");
 
   auto watch = store_->watch(0, [this](const store::WatchEvent& event) {
     // Store thread: only post.

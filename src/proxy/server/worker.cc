@@ -1,12 +1,14 @@
 #include "proxy/server/worker.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include <boost/asio/post.hpp>
 
@@ -39,6 +41,8 @@ Worker::~Worker() {
 
 void Worker::start() {
   thread_ = std::thread([this] { run(); });
+  // "worker-N" in ps, top and perf (at most 15 bytes).
+  (void)::pthread_setname_np(thread_.native_handle(), ("worker-" + std::to_string(index_)).c_str());
 }
 
 void Worker::join() {

@@ -1,6 +1,7 @@
 #include "proxy/tracing/exporter.h"
 
 #include <netdb.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -106,6 +107,7 @@ SpanExporter::~SpanExporter() {
 
 void SpanExporter::start() {
   thread_ = std::thread([this] { run(); });
+  (void)::pthread_setname_np(thread_.native_handle(), "span-exporter");
 }
 
 void SpanExporter::stop() {

@@ -267,6 +267,23 @@ class ConfigNiceTest(ft.TestCase):
         self.assertEqual(set(thread_nice(proxy.process.pid).values()), {0})
 
 
+class ThreadNamesTest(ft.TestCase):
+    """Every thread says what it is (top -H, perf, /proc/PID/task/*/comm)."""
+
+    def test_workers_and_helpers_are_named(self):
+        _, echo = self.start_echo("a")
+        log = os.path.join(self.tmp, "access.log")
+        proxy = start_proxy(self, simple_config([echo]), workers=2,
+                            extra=("--access-log", log))
+        names = {}
+        for tid in os.listdir(f"/proc/{proxy.process.pid}/task"):
+            with open(f"/proc/{proxy.process.pid}/task/{tid}/comm") as f:
+                names[int(tid)] = f.read().strip()
+        self.assertEqual(names[proxy.process.pid], "fulcrum-proxy", names)
+        others = sorted(n for tid, n in names.items() if tid != proxy.process.pid)
+        self.assertEqual(others, ["access-log", "health", "worker-0", "worker-1"], names)
+
+
 class ConfigSchedTest(ft.TestCase):
     """--config-sched idle: the main thread is SCHED_IDLE, the workers keep SCHED_OTHER."""
 
